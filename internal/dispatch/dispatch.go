@@ -1,0 +1,153 @@
+// Package dispatch places an escalation step's phone calls through the
+// telephony providers: the provider contract, the one retry wrapper, the
+// fallback chain across providers, and the cost and abuse guards.
+//
+// It knows nothing of JetStream or of the policy files' YAML: the engine maps
+// a policy step onto a Request and a chain of Via, and publishes what Dispatch
+// reports as outcome events.
+package dispatch
+
+import (
+	"context"
+	"time"
+)
+
+// Provider names, as used in policies' `via` lists, metrics and outcome events.
+const (
+	IoTCall = "iotcall"
+	Yemot   = "yemot"
+	CCAI    = "ccai"
+)
+
+// Strategy says how the people of one step are called; the meanings are
+// IoTCall's call types (発信種別).
+type Strategy string
+
+// The strategies a step may use.
+const (
+	// Single calls exactly one person.
+	Single Strategy = "single"
+	// Broadcast calls everyone at once (一斉).
+	Broadcast Strategy = "broadcast"
+	// Rotation calls one after another, in order, until someone answers (輪番).
+	Rotation Strategy = "rotation"
+)
+
+// Person is one human to call.
+type Person struct {
+	// Name is the person's name in the policy (never a secret; used in events).
+	Name string `json:"name"`
+	// Phone is the number in E.164 form, e.g. "+818043391234". Each provider
+	// formats it the way its API wants.
+	Phone string `json:"phone"`
+}
+
+// IoTCallVia is a step's IoTCall settings.
+type IoTCallVia struct {
+	// Rule is the rule's URL key (the last path part of .../ar/<key>).
+	Rule string `json:"rule"`
+}
+
+// YemotVia is a step's Yemot settings.
+type YemotVia struct {
+	IVRPath  string        `json:"ivr_path,omitempty"`
+	CallerID string        `json:"caller_id,omitempty"`
+	Ring     time.Duration `json:"ring,omitempty"` // callsTimeOut; at most 35s
+	// Tzintuk adds a free "ping" ring (RunTzintuk) before the campaign.
+	Tzintuk bool `json:"tzintuk,omitempty"`
+}
+
+// CCAIVia is a step's CCAI Platform settings.
+type CCAIVia struct {
+	// Agents are tried in order; the next is tried when one is unavailable.
+	Agents []string `json:"agents,omitempty"`
+	// MenuID, when set, queues an inbound call into that menu when no agent
+	// listed is available.
+	MenuID         int    `json:"menu_id,omitempty"`
+	OutboundNumber string `json:"outbound_number,omitempty"`
+	Lang           string `json:"lang,omitempty"`
+}
+
+// Via is one link of a step's fallback chain: a provider and its settings.
+// Exactly one of the settings pointers matching Provider is set.
+type Via struct {
+	Provider string      `json:"provider"`
+	IoTCall  *IoTCallVia `json:"iotcall,omitempty"`
+	Yemot    *YemotVia   `json:"yemot,omitempty"`
+	CCAI     *CCAIVia    `json:"ccai,omitempty"`
+}
+
+// Request is one step's calls through one provider.
+type Request struct {
+	// EscalationID and AlertID identify the escalation (for logs, events, and
+	// provider-side idempotency where a provider supports it).
+	EscalationID string
+	AlertID      string
+	// Step is the step index within the policy, from 0.
+	Step int
+	// Summary is the alert's one-line summary (what a provider may speak).
+	Summary string
+	// Strategy and its options.
+	Strategy Strategy
+	// StopOnAnswer (broadcast): stop calling the others as soon as one answers.
+	StopOnAnswer bool
+	// PassOn (rotation): the one who answers may pass it on (IoTCall's press-9 mode).
+	PassOn bool
+	// People to call, in order (the order of a rotation).
+	People []Person
+	// Via is this provider's settings.
+	Via Via
+	// Stopped, when not nil, reports whether the escalation was acknowledged or
+	// resolved meanwhile; a provider that calls people one after another over
+	// time checks it between calls and stops early.
+	Stopped func() bool
+}
+
+// Result is what a provider reports for an accepted request.
+type Result struct {
+	// Provider is the provider's name.
+	Provider string `json:"provider"`
+	// References are the provider's handles: IoTCall rule key, Yemot campaign
+	// ids, CCAI call ids. Never secret.
+	References []string `json:"references,omitempty"`
+	// Reached are the people whose calls the provider accepted.
+	Reached []Person `json:"reached,omitempty"`
+	// Failed are people the provider refused individually (e.g. numbers in
+	// Yemot's `errors`), with the provider's reason. The fallback chain tries
+	// them with the next provider.
+	Failed []PersonFailure `json:"failed,omitempty"`
+	// Pending is set when the provider accepted the call but a human must act
+	// first (CCAI's 202: the agent must act in their widget).
+	Pending bool `json:"pending,omitempty"`
+	// Detail is the provider's response body or a short note, kept verbatim
+	// where the API documents nothing (secrets never appear in it).
+	Detail string `json:"detail,omitempty"`
+}
+
+// PersonFailure is one person a provider did not call, and why.
+type PersonFailure struct {
+	Person Person `json:"person"`
+	Reason string `json:"reason"`
+}
+
+// Provider is implemented by every telephony provider client.
+type Provider interface {
+	// Name returns the provider's name (IoTCall, Yemot or CCAI).
+	Name() string
+	// Call places the calls of req and returns what the provider accepted. It
+	// makes one attempt: retries belong to the Dispatcher. A non-nil error
+	// means nothing (or not everything) was placed; wrap it with Retryable
+	// when trying again may help (429, 5xx, timeouts, connection errors),
+	// otherwise it is permanent. A Result with Failed people and a nil error
+	// is a partial success.
+	Call(ctx context.Context, req Request) (Result, error)
+}
+
+// AnswerChecker is the optional ability to tell whether a placed call was
+// answered. Found on a Provider by type assertion.
+type AnswerChecker interface {
+	// Answered reports whether any call of res was answered, and by whom
+	// (a Person's Name, when the provider says). done is true when the
+	// provider's calls are over (answered or not) and asking again is useless.
+	Answered(ctx context.Context, res Result) (answered bool, by string, done bool, err error)
+}
