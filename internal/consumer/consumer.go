@@ -1,0 +1,239 @@
+// Package consumer pulls alert events from the ALERTS stream, decodes and
+// validates them, drops retries within the duplicate window, dead-letters bad
+// input with its reason, and hands every accepted event to a Handler (the
+// engine). It does not know what an escalation is.
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/escalator-oss/escalator/internal/alert"
+	"github.com/escalator-oss/escalator/internal/metrics"
+	"github.com/escalator-oss/escalator/internal/natsx"
+)
+
+// Delivery is one accepted alert event and where it came from.
+type Delivery struct {
+	Event   alert.Event
+	Subject string
+	// Source is the event's source, or else the subject's second token.
+	Source string
+	// StreamSeq is the event's sequence in ALERTS: unique and stable across
+	// redeliveries, so a handler can use it as an idempotency key.
+	StreamSeq    uint64
+	NumDelivered uint64
+	// Stored is when JetStream stored the event.
+	Stored time.Time
+}
+
+// Handler receives accepted alert events.
+type Handler interface {
+	// HandleAlert processes one event. It must be idempotent: JetStream
+	// delivers at least once. nil acknowledges the event; an error hands it
+	// back for redelivery with backoff, and after the last delivery it is
+	// dead-lettered with reason "handler_failed".
+	HandleAlert(ctx context.Context, d Delivery) error
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, d Delivery) error
+
+// HandleAlert calls f.
+func (f HandlerFunc) HandleAlert(ctx context.Context, d Delivery) error { return f(ctx, d) }
+
+// ReasonHandlerFailed is the dead-letter reason of an event whose handler kept
+// failing until its last delivery.
+const ReasonHandlerFailed = "handler_failed"
+
+// Config configures a Consumer.
+type Config struct {
+	JS      jetstream.JetStream
+	Handler Handler
+	// Workers process events concurrently; events of one alert id always go
+	// to the same worker, so they are handled in order (default 4).
+	Workers int
+	// MaxEventSize is the largest event accepted (default alert.DefaultMaxSize).
+	MaxEventSize int
+	// Topology must be the one natsx.Ensure was given (MaxDeliver, AckWait).
+	Topology natsx.Topology
+	// Grace bounds how long in-flight events may take to finish on shutdown
+	// (default 10s); events not started by then are handed back.
+	Grace time.Duration
+	// RedeliveryDelay is the wait before redelivering an event whose handler
+	// failed on delivery n (default: 1s, 2s, 4s … capped at 30s).
+	RedeliveryDelay func(n uint64) time.Duration
+	Logger          *zap.Logger
+	Metrics         *metrics.Alerts
+}
+
+// Consumer is the alert consumer. Create it with New and run it with Run.
+type Consumer struct {
+	cfg      Config
+	log      *zap.Logger
+	m        *metrics.Alerts
+	dedup    *dedup
+	stopping atomic.Bool
+	maxDeliv uint64
+	ackWait  time.Duration
+}
+
+// New checks cfg and returns a Consumer.
+func New(cfg Config) (*Consumer, error) {
+	if cfg.JS == nil || cfg.Handler == nil {
+		return nil, errors.New("new consumer: JetStream and Handler are required")
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 4
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = 10 * time.Second
+	}
+	if cfg.RedeliveryDelay == nil {
+		cfg.RedeliveryDelay = redeliveryDelay
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.NewAlerts(nil)
+	}
+	cc := cfg.Topology.AlertsConsumerConfig()
+	return &Consumer{
+		cfg:      cfg,
+		log:      cfg.Logger.With(zap.String("component", "consumer")),
+		m:        cfg.Metrics,
+		dedup:    &dedup{js: cfg.JS},
+		maxDeliv: uint64(cc.MaxDeliver),
+		ackWait:  cc.AckWait,
+	}, nil
+}
+
+type job struct {
+	msg    jetstream.Msg
+	ev     alert.Event
+	decErr error
+}
+
+// Run consumes until ctx is done, then stops taking events: those being
+// handled get up to Grace to finish, the rest are handed back (Nak) at once
+// for another worker or the next start. Run returns nil after a clean stop.
+func (c *Consumer) Run(ctx context.Context) error {
+	cons, err := c.cfg.JS.Consumer(ctx, natsx.StreamAlerts, natsx.ConsumerAlerts)
+	if err != nil {
+		return fmt.Errorf("run consumer: %w", err)
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * c.cfg.Workers))
+	if err != nil {
+		return fmt.Errorf("run consumer: %w", err)
+	}
+	// Handlers run on their own context, cancelled only when the grace
+	// period after a stop has run out.
+	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer hcancel()
+
+	queues := make([]chan job, c.cfg.Workers)
+	var wg sync.WaitGroup
+	for i := range queues {
+		queues[i] = make(chan job, 1)
+		wg.Add(1)
+		go func(q <-chan job) {
+			defer wg.Done()
+			for j := range q {
+				c.process(hctx, j)
+			}
+		}(queues[i])
+	}
+
+	fetchDone := make(chan struct{})
+	go func() {
+		defer close(fetchDone)
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					return
+				}
+				c.log.Warn("pull alerts", zap.Error(err))
+				continue
+			}
+			if c.stopping.Load() {
+				c.handBack(msg)
+				continue
+			}
+			j := job{msg: msg}
+			j.ev, j.decErr = alert.Decode(msg.Data(), c.cfg.MaxEventSize)
+			key := j.ev.ID
+			if j.decErr != nil {
+				key = msg.Subject()
+			}
+			queues[shard(key, len(queues))] <- j
+		}
+	}()
+
+	<-ctx.Done()
+	c.stopping.Store(true)
+	it.Drain() // buffered messages still come out of Next, and are handed back
+	timer := time.NewTimer(c.cfg.Grace)
+	defer timer.Stop()
+	select {
+	case <-fetchDone:
+	case <-timer.C:
+		it.Stop()
+		<-fetchDone
+	}
+	for _, q := range queues {
+		close(q)
+	}
+	finished := make(chan struct{})
+	go func() { wg.Wait(); close(finished) }()
+	select {
+	case <-finished:
+	case <-timer.C:
+		c.log.Warn("grace period over: cancelling alerts still being handled; they will be redelivered")
+		hcancel()
+		<-finished
+	}
+	return nil
+}
+
+func shard(key string, n int) int {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return int(h.Sum32() % uint32(n))
+}
+
+// handBack returns a message for redelivery now, because this worker stops.
+func (c *Consumer) handBack(msg jetstream.Msg) {
+	if err := msg.Nak(); err != nil {
+		c.log.Debug("hand back alert", zap.Error(err))
+	}
+}
+
+// sourceOf names where an event came from: its own source field, or else the
+// second token of its subject (alerts.<source>).
+func sourceOf(subject string, ev alert.Event) string {
+	src := ev.Source
+	if src == "" {
+		parts := strings.SplitN(subject, ".", 3)
+		if len(parts) >= 2 {
+			src = parts[1]
+		}
+	}
+	if len(src) > 64 {
+		src = src[:64]
+	}
+	if src == "" {
+		src = "unknown"
+	}
+	return src
+}
