@@ -1,0 +1,231 @@
+package policy
+
+import (
+	"regexp"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/escalator-oss/escalator/internal/phone"
+)
+
+var (
+	namePattern  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+	labelPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+)
+
+var policyKeys = []string{"name", "description", "priority", "match", "group_by",
+	"acknowledge_on_answer", "people", "roster", "steps", "repeat"}
+
+// policy decodes one YAML document into a Policy, reporting every problem.
+// It returns nil when the document is not a mapping at all.
+func (d *decoder) policy(n *yaml.Node) *Policy {
+	f, _, ok := d.fields(n, "", policyKeys...)
+	if !ok {
+		return nil
+	}
+	p := &Policy{File: d.file, pos: d.pos(n, "name")}
+	if v := f["name"]; v == nil {
+		d.add(n, "name", "is required")
+	} else if s, ok := d.nonEmpty(v, "name"); ok {
+		if !namePattern.MatchString(s) {
+			d.add(v, "name", "must be letters, digits, '-', '_' or '.', at most 64, got %q", s)
+		}
+		p.Name = s
+		p.pos = d.pos(v, "name")
+	}
+	if v := f["description"]; v != nil {
+		p.Description, _ = d.str(v, "description")
+	}
+	if v := f["priority"]; v != nil {
+		p.Priority, _ = d.integer(v, "priority")
+	}
+	if v := f["match"]; v != nil {
+		d.match(v, &p.Match)
+	}
+	if v := f["group_by"]; v != nil {
+		p.GroupBy = d.strings(v, "group_by")
+		for i, l := range p.GroupBy {
+			if !labelPattern.MatchString(l) {
+				d.add(v.Content[i], index("group_by", i), "%q is not a label name", l)
+			}
+		}
+	}
+	if v := f["acknowledge_on_answer"]; v != nil {
+		p.AcknowledgeOnAnswer = d.boolean(v, "acknowledge_on_answer")
+	}
+	if v := f["repeat"]; v != nil {
+		if r, ok := d.integer(v, "repeat"); ok && r < 0 {
+			d.add(v, "repeat", "must be 0 or more, got %d", r)
+		} else {
+			p.Repeat = r
+		}
+	}
+	if v := f["people"]; v != nil {
+		p.People = d.people(v)
+	}
+	if v := f["roster"]; v != nil {
+		p.Roster = d.roster(v, p.People)
+	}
+	if v := f["steps"]; v == nil {
+		d.add(n, "steps", "is required: a policy needs at least one step")
+	} else if items, ok := d.list(v, "steps"); ok {
+		if len(items) == 0 {
+			d.add(v, "steps", "must have at least one step")
+		}
+		for i, it := range items {
+			p.Steps = append(p.Steps, d.step(it, index("steps", i), p))
+		}
+	}
+	return p
+}
+
+func (d *decoder) match(n *yaml.Node, m *Match) {
+	f, _, ok := d.fields(n, "match", "labels", "labels_regex", "severity")
+	if !ok {
+		return
+	}
+	if v := f["labels"]; v != nil {
+		m.Labels = d.labelMap(v, "match.labels")
+	}
+	if v := f["labels_regex"]; v != nil {
+		m.LabelsRegex = d.labelMap(v, "match.labels_regex")
+		keys, vals := d.entries(v, "")
+		for i, k := range keys {
+			if _, err := compileAnchored(m.LabelsRegex[k.Value]); err != nil && vals[i].Tag == "!!str" {
+				d.add(vals[i], join("match.labels_regex", k.Value), "regular expression does not compile: %v", err)
+			}
+		}
+		m.re = compileAll(m.LabelsRegex)
+	}
+	if v := f["severity"]; v != nil {
+		m.Severity = d.strings(v, "match.severity")
+	}
+}
+
+func (d *decoder) labelMap(n *yaml.Node, path string) map[string]string {
+	keys, vals := d.entries(n, path)
+	out := make(map[string]string, len(keys))
+	for i, k := range keys {
+		kp := join(path, k.Value)
+		if !labelPattern.MatchString(k.Value) {
+			d.add(k, kp, "%q is not a label name", k.Value)
+		}
+		if s, ok := d.str(vals[i], kp); ok {
+			out[k.Value] = s
+		}
+	}
+	return out
+}
+
+func (d *decoder) people(n *yaml.Node) map[string]Person {
+	keys, vals := d.entries(n, "people")
+	out := make(map[string]Person, len(keys))
+	for i, k := range keys {
+		path := join("people", k.Value)
+		if !namePattern.MatchString(k.Value) || k.Value == NotifyOnCall || k.Value == NotifyRoster {
+			d.add(k, path, "%q cannot name a person: use letters, digits, '-', '_' or '.', and not oncall or roster", k.Value)
+		}
+		f, _, ok := d.fields(vals[i], path, "phone")
+		if !ok {
+			continue
+		}
+		pn := f["phone"]
+		if pn == nil {
+			d.add(vals[i], join(path, "phone"), "is required")
+			continue
+		}
+		s, ok := d.str(pn, join(path, "phone"))
+		if !ok {
+			continue
+		}
+		e164, err := phone.Parse(s)
+		if err != nil {
+			d.add(pn, join(path, "phone"), "%v", err)
+			continue
+		}
+		out[k.Value] = Person{Name: k.Value, Phone: e164}
+	}
+	return out
+}
+
+func (d *decoder) person(n *yaml.Node, path string, people map[string]Person) (string, bool) {
+	s, ok := d.nonEmpty(n, path)
+	if !ok {
+		return "", false
+	}
+	if _, def := people[s]; !def {
+		d.add(n, path, "undefined person %q (define it under people)", s)
+		return s, false
+	}
+	return s, true
+}
+
+func (d *decoder) roster(n *yaml.Node, people map[string]Person) *Roster {
+	f, _, ok := d.fields(n, "roster", "people", "handoff", "start", "time_zone", "overrides")
+	if !ok {
+		return nil
+	}
+	r := &Roster{People: []string{}}
+	if v := f["people"]; v == nil {
+		d.add(n, "roster.people", "is required (it may be an empty list)")
+	} else if items, ok := d.list(v, "roster.people"); ok {
+		for i, it := range items {
+			if s, ok := d.person(it, index("roster.people", i), people); ok {
+				r.People = append(r.People, s)
+			}
+		}
+	}
+	if v := f["handoff"]; v == nil {
+		d.add(n, "roster.handoff", "is required: daily, weekly or a Go duration")
+	} else if s, ok := d.str(v, "roster.handoff"); ok {
+		if _, _, err := parseHandoff(s); err != nil {
+			d.add(v, "roster.handoff", "%v", err)
+		}
+		r.Handoff = s
+	}
+	if v := f["time_zone"]; v != nil {
+		if s, ok := d.str(v, "roster.time_zone"); ok {
+			if _, err := time.LoadLocation(s); err != nil || s == "Local" {
+				d.add(v, "roster.time_zone", "unknown time zone %q: use an IANA name such as Asia/Tokyo", s)
+			} else {
+				r.TimeZone = s
+			}
+		}
+	}
+	if v := f["start"]; v == nil {
+		d.add(n, "roster.start", "is required: when the first person's first shift begins")
+	} else {
+		r.Start, _ = d.timestamp(v, "roster.start")
+	}
+	if v := f["overrides"]; v != nil {
+		items, _ := d.list(v, "roster.overrides")
+		for i, it := range items {
+			path := index("roster.overrides", i)
+			of, _, ok := d.fields(it, path, "person", "start", "end")
+			if !ok {
+				continue
+			}
+			var o Override
+			if pv := of["person"]; pv != nil {
+				o.Person, _ = d.person(pv, join(path, "person"), people)
+			}
+			okS, okE := false, false
+			if sv := of["start"]; sv == nil {
+				d.add(it, join(path, "start"), "is required")
+			} else {
+				o.Start, okS = d.timestamp(sv, join(path, "start"))
+			}
+			if ev := of["end"]; ev == nil {
+				d.add(it, join(path, "end"), "is required")
+			} else {
+				o.End, okE = d.timestamp(ev, join(path, "end"))
+				if okS && okE && !o.End.After(o.Start) {
+					d.add(ev, join(path, "end"), "must be after start")
+				}
+			}
+			r.Overrides = append(r.Overrides, o)
+		}
+	}
+	return r
+}

@@ -1,0 +1,150 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Parse reads the policies of one YAML file (one policy per document; a file
+// may hold several documents separated by ---). name is the file name used in
+// problems. The error, when not nil, is Problems.
+func Parse(name string, data []byte) ([]*Policy, error) {
+	d := &decoder{file: name}
+	var out []*Policy
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			d.probs = append(d.probs, syntaxProblem(name, err))
+			break
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		if p := d.policy(doc.Content[0]); p != nil {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 && len(d.probs) == 0 {
+		d.add(nil, "", "no policy in file")
+	}
+	return out, d.probs.Err()
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
+
+func syntaxProblem(file string, err error) Problem {
+	msg := err.Error()
+	p := Problem{File: file}
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		p.Line, _ = strconv.Atoi(m[1])
+		msg = msg[len(m[0]):]
+	} else {
+		msg = strings.TrimPrefix(msg, "yaml: ")
+	}
+	p.Msg = "invalid YAML: " + msg
+	return p
+}
+
+// Load reads every policy from paths: files, or directories whose *.yaml and
+// *.yml files are read (not recursively), in name order. It reports every
+// problem of every file at once; the error, when not nil, is Problems.
+func Load(paths ...string) (*Set, error) {
+	files, probs := expand(paths)
+	set, err := LoadFiles(files...)
+	if err != nil {
+		var ps Problems
+		if errors.As(err, &ps) {
+			probs = append(probs, ps...)
+		} else {
+			return nil, err
+		}
+	}
+	if err := probs.Err(); err != nil {
+		return nil, err
+	}
+	return set, nil
+}
+
+func expand(paths []string) (files []string, probs Problems) {
+	for _, p := range paths {
+		fi, err := os.Stat(p)
+		if err != nil {
+			probs = append(probs, Problem{File: p, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))})
+			continue
+		}
+		if !fi.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			probs = append(probs, Problem{File: p, Msg: fmt.Sprintf("cannot read directory: %v", unwrapPath(err))})
+			continue
+		}
+		var found []string
+		for _, e := range entries {
+			ext := filepath.Ext(e.Name())
+			if !e.IsDir() && (ext == ".yaml" || ext == ".yml") && !strings.HasPrefix(e.Name(), ".") {
+				found = append(found, filepath.Join(p, e.Name()))
+			}
+		}
+		if len(found) == 0 {
+			probs = append(probs, Problem{File: p, Msg: "no *.yaml or *.yml policy files in directory"})
+		}
+		sort.Strings(found)
+		files = append(files, found...)
+	}
+	return files, probs
+}
+
+func unwrapPath(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// LoadFiles reads and parses the given files and builds a Set from all of
+// their policies. The error, when not nil, is Problems.
+func LoadFiles(files ...string) (*Set, error) {
+	var all []*Policy
+	var probs Problems
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			probs = append(probs, Problem{File: f, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))})
+			continue
+		}
+		ps, err := Parse(f, data)
+		var pp Problems
+		if errors.As(err, &pp) {
+			probs = append(probs, pp...)
+		}
+		all = append(all, ps...)
+	}
+	set, err := NewSet(all)
+	var pp Problems
+	if errors.As(err, &pp) {
+		probs = append(probs, pp...)
+	}
+	if err := probs.Err(); err != nil {
+		return nil, err
+	}
+	return set, nil
+}

@@ -1,0 +1,127 @@
+package policy
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	_, err := Load("testdata/bad")
+	if err == nil {
+		t.Fatal("Load(testdata/bad) succeeded; want problems")
+	}
+	want := strings.Join([]string{
+		"testdata/bad/db.yaml:2:11: priority: must be an integer, got \"high\"",
+		"testdata/bad/db.yaml:3:1: colour: unknown key (known keys: name, description, priority, match, group_by, acknowledge_on_answer, people, roster, steps, repeat)",
+		"testdata/bad/db.yaml:6:14: match.labels_regex.service: regular expression does not compile: error parsing regexp: missing closing ): `^(?:db-()$`",
+		"testdata/bad/db.yaml:7:13: match.severity: must be a list, got \"critical\"",
+		"testdata/bad/db.yaml:10:16: people.bob.phone: phone number \"0312345678\" must be in international form, starting with + and the country code",
+		"testdata/bad/db.yaml:13:21: steps[0].notify[1]: undefined person \"carol\" (define it under people)",
+		"testdata/bad/db.yaml:20:14: steps[1].pass_on: applies only to strategy rotation, not broadcast",
+		"testdata/bad/db.yaml:22:9: steps[1].via[0].iotcall: dana's number +972522345678 cannot be called through IoTCall: IoTCall has no country id configured for +972 (set IOTCALL_COUNTRY_IDS, e.g. \"81=1\")",
+		"testdata/bad/db.yaml:23:23: steps[1].via[1].yemot.ring: Yemot rings at most 35s, got 40s",
+		"testdata/bad/db.yaml:24:9: steps[1].via[2].ccai: needs at least one agent or a menu_id",
+		"testdata/bad/db.yaml:24:22: steps[1].via[2].ccai.lang: must be an ISO 639-1 code such as en or ja, got \"english\"",
+		"testdata/bad/db.yaml:25:11: steps[1].wait: must be positive",
+		"testdata/bad/db.yaml:26:13: steps[2].notify: oncall needs a roster: define one under roster",
+		"testdata/bad/db.yaml:27:10: steps[2].via: must name at least one provider",
+		"testdata/bad/db.yaml:28:11: steps[2].wait: must be a Go duration such as 30s or 5m, got \"soon\"",
+		"testdata/bad/db.yaml:29:9: repeat: must be 0 or more, got -1",
+		"testdata/bad/dup.yaml:1:7: name: duplicate policy name \"db\" (also in testdata/bad/db.yaml:1:7)",
+		"testdata/bad/dup.yaml:3:14: steps[0].notify[0]: undefined person \"x\" (define it under people)",
+	}, "\n")
+	if got := err.Error(); got != want {
+		t.Errorf("problems:\n%s\n\nwant:\n%s", got, want)
+	}
+}
+
+func TestParseProblems(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+	}{
+		{"syntax", "name: [a\n", "x.yaml:1: invalid YAML: did not find expected ',' or ']'"},
+		{"empty", "", "x.yaml: no policy in file"},
+		{"not a mapping", "- a\n", "x.yaml:1:1: must be a mapping, got a list"},
+		{"missing name and steps", "description: d\n", "x.yaml:1:1: name: is required\nx.yaml:1:1: steps: is required: a policy needs at least one step"},
+		{"duplicate key", "name: a\nname: b\nsteps: []\n", "x.yaml:2:1: name: duplicate key (first at line 1)\nx.yaml:3:8: steps: must have at least one step"},
+		{"short wait", "name: a\npeople: {p: {phone: '+81 80-1234-5678'}}\nsteps: [{notify: [p], via: [{iotcall: {rule: r}}], wait: 10ms}]\n",
+			"x.yaml:3:58: steps[0].wait: must be at least 1s, got 10ms"},
+		{"iotcall rotation of one", "name: a\npeople: {p: {phone: '+81 80-1234-5678'}}\nsteps: [{notify: [p], strategy: rotation, via: [{iotcall: {rule: r}}], wait: 1m}]\n",
+			"x.yaml:3:50: steps[0].via[0].iotcall: an IoTCall rotation rule needs two or more numbers, but this step calls 1"},
+		{"two providers in one via", "name: a\npeople: {p: {phone: '+81 80-1234-5678'}}\nsteps: [{notify: [p], via: [{iotcall: {rule: r}, ccai: {menu_id: 1}}], wait: 1m}]\n",
+			"x.yaml:3:29: steps[0].via[0]: must name exactly one provider (iotcall, yemot or ccai), got 2"},
+		{"bad time zone", "name: a\npeople: {p: {phone: '+81 80-1234-5678'}}\nroster: {people: [p], handoff: fortnightly, start: 2026-01-01T00:00:00Z, time_zone: Mars/Base}\nsteps: [{notify: oncall, via: [{iotcall: {rule: r}}], wait: 1m}]\n",
+			"x.yaml:3:32: roster.handoff: must be daily, weekly or a Go duration such as 12h, got \"fortnightly\"\nx.yaml:3:85: roster.time_zone: unknown time zone \"Mars/Base\": use an IANA name such as Asia/Tokyo"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse("x.yaml", []byte(tt.yaml))
+			got := ""
+			if err != nil {
+				got = err.Error()
+			}
+			if got != tt.want {
+				t.Errorf("Parse:\n%s\nwant:\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestShippedPoliciesLoad(t *testing.T) {
+	set, err := Load(filepath.Join("..", "..", "policies"))
+	if err != nil {
+		t.Fatalf("Load(policies/): %v", err)
+	}
+	if len(set.Policies) < 4 {
+		t.Errorf("loaded %d policies, want at least 4", len(set.Policies))
+	}
+}
+
+func TestPolicyJSONRoundTrip(t *testing.T) {
+	set, err := Load("testdata/good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := set.Policies[0]
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q Policy
+	if err := json.Unmarshal(b, &q); err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := json.Marshal(&q)
+	if string(b) != string(b2) {
+		t.Errorf("round trip changed the policy:\n%s\n%s", b, b2)
+	}
+	ev := event(map[string]string{"team": "db", "service": "db-main"}, "critical")
+	if !q.Match.Matches(ev) {
+		t.Errorf("decoded policy does not match %v; regexes lost?", ev.Labels)
+	}
+	if !reflect.DeepEqual(p.Steps[1].Via[1].Yemot, q.Steps[1].Via[1].Yemot) {
+		t.Errorf("yemot settings changed: %+v vs %+v", p.Steps[1].Via[1].Yemot, q.Steps[1].Via[1].Yemot)
+	}
+	if q.Roster.TimeZone != "America/New_York" {
+		t.Errorf("time zone = %q", q.Roster.TimeZone)
+	}
+}
+
+func TestStrict(t *testing.T) {
+	set, err := Load("testdata/good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := set.Strict(map[string]bool{IoTCall: true}).Error()
+	want := "testdata/good/team.yaml:29:36: steps[1].via[1].yemot: provider yemot is not configured on this worker\n" +
+		"testdata/good/team.yaml:34:12: steps[2].via[0].ccai: provider ccai is not configured on this worker"
+	if got != want {
+		t.Errorf("Strict:\n%s\nwant:\n%s", got, want)
+	}
+	if ps := set.Strict(map[string]bool{IoTCall: true, Yemot: true, CCAI: true}); len(ps) != 0 {
+		t.Errorf("Strict with all configured: %v", ps)
+	}
+}

@@ -1,0 +1,211 @@
+package policy
+
+import (
+	"fmt"
+	"time"
+)
+
+// Status is where an escalation stands.
+type Status string
+
+// The statuses of an escalation. Every status but Active is final.
+const (
+	Active       Status = "active"
+	Acknowledged Status = "acknowledged"
+	Resolved     Status = "resolved"
+	Exhausted    Status = "exhausted"
+)
+
+// Outcome event names a transition produces.
+const (
+	EventStarted      = "started"
+	EventAcknowledged = "acknowledged"
+	EventResolved     = "resolved"
+	EventExhausted    = "exhausted"
+)
+
+// State is an escalation's progress through its policy. Its zero value is an
+// escalation not yet started.
+type State struct {
+	Status Status `json:"status,omitempty"`
+	// Step is the index of the current step; Loop counts the runs of all
+	// steps from 0 (the policy's repeat allows Loop up to Repeat).
+	Step int `json:"step"`
+	Loop int `json:"loop"`
+	// StartedAt is when the escalation started; StepStartedAt when the
+	// current step did.
+	StartedAt     time.Time `json:"started_at"`
+	StepStartedAt time.Time `json:"step_started_at"`
+	// NextAt is when the current step's wait ends (zero when finished).
+	NextAt time.Time `json:"next_at"`
+	// EndedAt and By say when and by whom it was acknowledged or resolved.
+	EndedAt time.Time `json:"ended_at"`
+	By      string    `json:"by,omitempty"`
+}
+
+// Finished reports whether the escalation is over.
+func (s State) Finished() bool { return s.Status != "" && s.Status != Active }
+
+// InputKind is what happened to an escalation.
+type InputKind string
+
+// The inputs Plan understands.
+const (
+	// Start begins the escalation.
+	Start InputKind = "start"
+	// Timer is a wake-up; At is the NextAt it was scheduled for (zero: unknown).
+	Timer InputKind = "timer"
+	// Ack is an acknowledgement by By.
+	Ack InputKind = "ack"
+	// Resolve is the alert's resolution.
+	Resolve InputKind = "resolve"
+)
+
+// Input is one thing that happened to an escalation.
+type Input struct {
+	Kind InputKind `json:"kind"`
+	At   time.Time `json:"at"`
+	By   string    `json:"by,omitempty"`
+}
+
+// StepRun is one step's calls to place now.
+type StepRun struct {
+	Step         int           `json:"step"`
+	Loop         int           `json:"loop"`
+	People       []Person      `json:"people"`
+	Strategy     Strategy      `json:"strategy"`
+	StopOnAnswer bool          `json:"stop_on_answer,omitempty"`
+	PassOn       bool          `json:"pass_on,omitempty"`
+	Via          []Via         `json:"via"`
+	Wait         time.Duration `json:"wait"`
+}
+
+// SkippedStep is a step skipped at once because it resolved to nobody.
+type SkippedStep struct {
+	Step   int    `json:"step"`
+	Loop   int    `json:"loop"`
+	Reason string `json:"reason"`
+}
+
+// Decision is what Plan says happens next.
+type Decision struct {
+	// State is the new state; the caller stores it (with compare-and-set).
+	State State `json:"state"`
+	// Run, when not nil, is the step whose calls to place now.
+	Run *StepRun `json:"run,omitempty"`
+	// Skipped lists the steps passed over at once because nobody was to call.
+	Skipped []SkippedStep `json:"skipped,omitempty"`
+	// Events are the outcome names this transition produces.
+	Events []string `json:"events,omitempty"`
+	// NextAt is the next wake-up (zero: none).
+	NextAt time.Time `json:"next_at"`
+}
+
+// Plan is the pure heart of an escalation: from the policy, the state, what
+// happened and the time, it returns the new state and what to do. It is
+// idempotent: a Timer before st.NextAt or for another wake-up (a stale or
+// duplicate delivery), a second Start, and any input once the escalation is
+// finished change nothing and place no calls. Rosters are resolved at now.
+func Plan(p *Policy, st State, in Input, now time.Time) Decision {
+	noop := Decision{State: st, NextAt: st.NextAt}
+	if st.Finished() {
+		return noop
+	}
+	switch in.Kind {
+	case Start:
+		if st.Status != "" {
+			return noop
+		}
+		st = State{Status: Active, StartedAt: now}
+		d := enter(p, st, 0, 0, now)
+		d.Events = append([]string{EventStarted}, d.Events...)
+		return d
+	case Timer:
+		if st.Status != Active || now.Before(st.NextAt) || (!in.At.IsZero() && !in.At.Equal(st.NextAt)) {
+			return noop
+		}
+		step, loop := st.Step+1, st.Loop
+		if step >= len(p.Steps) {
+			step, loop = 0, loop+1
+		}
+		return enter(p, st, step, loop, now)
+	case Ack, Resolve:
+		if st.Status != Active {
+			return noop
+		}
+		ev := EventAcknowledged
+		st.Status = Acknowledged
+		if in.Kind == Resolve {
+			st.Status, ev = Resolved, EventResolved
+		}
+		st.EndedAt, st.By, st.NextAt = now, in.By, time.Time{}
+		return Decision{State: st, Events: []string{ev}}
+	}
+	return noop
+}
+
+// enter starts step (step, loop), skipping at once every step that resolves
+// to nobody, and exhausts the escalation past its last repeat.
+func enter(p *Policy, st State, step, loop int, now time.Time) Decision {
+	var d Decision
+	for tries := 0; tries <= len(p.Steps)*(p.Repeat+1); tries++ {
+		if step >= len(p.Steps) {
+			step, loop = 0, loop+1
+		}
+		if loop > p.Repeat || len(p.Steps) == 0 {
+			st.Status, st.NextAt, st.EndedAt = Exhausted, time.Time{}, now
+			d.State, d.NextAt = st, time.Time{}
+			d.Events = append(d.Events, EventExhausted)
+			return d
+		}
+		s := p.Steps[step]
+		people, reason := p.Resolve(s.Notify, now)
+		if len(people) == 0 {
+			d.Skipped = append(d.Skipped, SkippedStep{Step: step, Loop: loop, Reason: reason})
+			step++
+			continue
+		}
+		st.Step, st.Loop, st.StepStartedAt, st.NextAt = step, loop, now, now.Add(s.Wait)
+		d.State, d.NextAt = st, st.NextAt
+		d.Run = &StepRun{Step: step, Loop: loop, People: people, Strategy: s.Strategy,
+			StopOnAnswer: s.StopOnAnswer, PassOn: s.PassOn, Via: s.Via, Wait: s.Wait}
+		return d
+	}
+	st.Status, st.NextAt, st.EndedAt = Exhausted, time.Time{}, now
+	d.State = st
+	d.Events = append(d.Events, EventExhausted)
+	return d
+}
+
+// Resolve returns the people a step's Notify means at t, in calling order,
+// or nobody with the reason.
+func (p *Policy) Resolve(nt Notify, t time.Time) ([]Person, string) {
+	var names []string
+	switch nt.Kind {
+	case NotifyPeople:
+		names = nt.People
+	case NotifyOnCall:
+		if name, ok := p.Roster.OnCall(t); ok {
+			names = []string{name}
+		}
+	case NotifyRoster:
+		names = p.Roster.Order(t)
+	}
+	var out []Person
+	for _, n := range names {
+		if pp, ok := p.People[n]; ok {
+			out = append(out, pp)
+		}
+	}
+	if len(out) > 0 {
+		return out, ""
+	}
+	switch {
+	case p.Roster == nil:
+		return nil, fmt.Sprintf("notify %s: the policy has no roster", nt.Kind)
+	case len(p.Roster.People) == 0:
+		return nil, "the roster is empty"
+	default:
+		return nil, "nobody is on call (an override without a person covers this time)"
+	}
+}

@@ -1,0 +1,151 @@
+// Package policy is escalator's on-call policies: their schema, strict YAML
+// loading with every problem located by file, line and YAML path, provider
+// validation, matching alerts to policies, rosters with time-zone-correct
+// hand-offs, and Plan, the pure function that says what an escalation does
+// next.
+//
+// It knows nothing of NATS, HTTP or the real clock. Everything in a Policy
+// round-trips through encoding/json, so the engine can snapshot the policy an
+// escalation started with.
+package policy
+
+import (
+	"time"
+)
+
+// Provider names, as written in a step's via list.
+const (
+	IoTCall = "iotcall"
+	Yemot   = "yemot"
+	CCAI    = "ccai"
+)
+
+// Strategy says how the people of one step are called; the meanings are
+// IoTCall's call types.
+type Strategy string
+
+// The strategies a step may use.
+const (
+	// Single calls exactly one person.
+	Single Strategy = "single"
+	// Broadcast calls everyone at once, optionally stopping when one answers.
+	Broadcast Strategy = "broadcast"
+	// Rotation calls one after another, in order, until someone answers.
+	Rotation Strategy = "rotation"
+)
+
+// Limits the providers impose, checked when policies are loaded.
+const (
+	// YemotMaxNumbers is the most numbers one Yemot campaign may call.
+	YemotMaxNumbers = 500
+	// YemotMaxRing is the longest ring time (callsTimeOut) Yemot accepts.
+	YemotMaxRing = 35 * time.Second
+	// MinWait is the shortest wait a step may have.
+	MinWait = time.Second
+)
+
+// Policy is one on-call policy: which alerts it takes, whom it calls, how,
+// and in what order.
+type Policy struct {
+	// Name is unique across all loaded files.
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// File is the file the policy was read from.
+	File string `json:"file,omitempty"`
+	// Priority orders overlapping policies: higher wins, ties go to the
+	// alphabetically first name.
+	Priority int   `json:"priority,omitempty"`
+	Match    Match `json:"match"`
+	// GroupBy names the labels whose values group alerts into one escalation.
+	GroupBy []string `json:"group_by,omitempty"`
+	// AcknowledgeOnAnswer makes a provider's "answered" report count as an
+	// acknowledgement.
+	AcknowledgeOnAnswer bool `json:"acknowledge_on_answer,omitempty"`
+	// People are the named targets, by name.
+	People map[string]Person `json:"people,omitempty"`
+	// Roster is the optional on-call rotation.
+	Roster *Roster `json:"roster,omitempty"`
+	// Steps run in order; after the last, they run again Repeat more times.
+	Steps  []Step `json:"steps"`
+	Repeat int    `json:"repeat,omitempty"`
+
+	pos Problem // where the name was written
+}
+
+// Person is one named target.
+type Person struct {
+	// Name is the person's name in the policy.
+	Name string `json:"name"`
+	// Phone is the number in E.164 form ("+818043391234").
+	Phone string `json:"phone"`
+}
+
+// Notify kinds: whom a step calls.
+const (
+	// NotifyPeople calls the people listed by name.
+	NotifyPeople = "people"
+	// NotifyOnCall calls whoever is on call at the moment the step starts.
+	NotifyOnCall = "oncall"
+	// NotifyRoster calls the whole roster, starting from whoever is on call.
+	NotifyRoster = "roster"
+)
+
+// Notify is a step's target: named people, the on-call person, or the roster.
+type Notify struct {
+	// Kind is NotifyPeople, NotifyOnCall or NotifyRoster.
+	Kind string `json:"kind"`
+	// People are the names, in order, when Kind is NotifyPeople.
+	People []string `json:"people,omitempty"`
+}
+
+// Step is one stage of an escalation.
+type Step struct {
+	Notify   Notify   `json:"notify"`
+	Strategy Strategy `json:"strategy"`
+	// StopOnAnswer (broadcast): stop calling the others as soon as one answers.
+	StopOnAnswer bool `json:"stop_on_answer,omitempty"`
+	// PassOn (rotation): the one who answers may pass it on (IoTCall's press-9).
+	PassOn bool `json:"pass_on,omitempty"`
+	// Via is the ordered fallback chain of providers.
+	Via []Via `json:"via"`
+	// Wait is how long to wait for an acknowledgement before the next step.
+	Wait time.Duration `json:"wait"`
+}
+
+// Via is one link of a step's fallback chain: a provider and its settings.
+// Exactly the settings pointer matching Provider is set. It mirrors
+// internal/dispatch.Via field for field; the engine converts.
+type Via struct {
+	Provider string      `json:"provider"`
+	IoTCall  *IoTCallVia `json:"iotcall,omitempty"`
+	Yemot    *YemotVia   `json:"yemot,omitempty"`
+	CCAI     *CCAIVia    `json:"ccai,omitempty"`
+
+	pos Problem // where it was written, for Strict
+}
+
+// IoTCallVia is a step's IoTCall settings.
+type IoTCallVia struct {
+	// Rule is the rule's URL key (the last path part of .../ar/<key>).
+	Rule string `json:"rule"`
+}
+
+// YemotVia is a step's Yemot settings.
+type YemotVia struct {
+	IVRPath  string `json:"ivr_path,omitempty"`
+	CallerID string `json:"caller_id,omitempty"`
+	// Ring is the ring time (callsTimeOut); at most 35s, 0 means Yemot's default.
+	Ring time.Duration `json:"ring,omitempty"`
+	// Tzintuk adds a free "ping" ring before the campaign.
+	Tzintuk bool `json:"tzintuk,omitempty"`
+}
+
+// CCAIVia is a step's CCAI Platform settings.
+type CCAIVia struct {
+	// Agents (e-mail addresses) are tried in order.
+	Agents []string `json:"agents,omitempty"`
+	// MenuID queues an inbound call into that menu when no agent is available.
+	MenuID         int    `json:"menu_id,omitempty"`
+	OutboundNumber string `json:"outbound_number,omitempty"`
+	Lang           string `json:"lang,omitempty"`
+}
