@@ -1,0 +1,156 @@
+// Package kvlock is a dispatch.Locker shared by every worker replica, kept
+// in a JetStream key-value bucket. A lock is a key created with a per-key
+// TTL, so a holder that crashes cannot block the key for longer than the TTL.
+package kvlock
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"go.uber.org/zap"
+
+	"github.com/escalator-oss/escalator/internal/dispatch"
+)
+
+// Defaults.
+const (
+	// DefaultTTL is how long a lock lives when its holder does not release
+	// it. It must exceed the longest critical section (IoTCall: a PUT and a
+	// POST, each bounded by the dispatcher's request timeout).
+	DefaultTTL = 30 * time.Second
+	// DefaultRetry is how often a waiter tries again even without news from
+	// its watch of the key.
+	DefaultRetry = 250 * time.Millisecond
+)
+
+// Config configures a Locker.
+type Config struct {
+	// Bucket is the KV bucket's name, e.g. "escalator_locks". Required.
+	Bucket string
+	// TTL of a lock (0: DefaultTTL; at least 1s, the server's minimum).
+	TTL time.Duration
+	// Retry is the waiters' polling interval (0: DefaultRetry).
+	Retry time.Duration
+	// Logger (nil: no logging).
+	Logger *zap.Logger
+}
+
+// Locker implements dispatch.Locker on a JetStream KV bucket.
+type Locker struct {
+	kv    jetstream.KeyValue
+	ttl   time.Duration
+	retry time.Duration
+	log   *zap.Logger
+}
+
+var _ dispatch.Locker = (*Locker)(nil)
+
+// New creates or updates the bucket (History 1, LimitMarkerTTL = TTL, which
+// per-key TTLs need) and returns a Locker on it.
+func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Locker, error) {
+	if cfg.Bucket == "" {
+		return nil, errors.New("create kv locker: bucket name is required")
+	}
+	if cfg.TTL == 0 {
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.TTL < time.Second {
+		return nil, fmt.Errorf("create kv locker: TTL %s is under the server's minimum of 1s", cfg.TTL)
+	}
+	if cfg.Retry <= 0 {
+		cfg.Retry = DefaultRetry
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:         cfg.Bucket,
+		Description:    "escalator: locks on provider-side shared state (e.g. IoTCall rule keys)",
+		History:        1,
+		LimitMarkerTTL: cfg.TTL,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create kv locker bucket %s: %w", cfg.Bucket, err)
+	}
+	return &Locker{kv: kv, ttl: cfg.TTL, retry: cfg.Retry,
+		log: cfg.Logger.With(zap.String("component", "kvlock"))}, nil
+}
+
+// Lock implements dispatch.Locker: it creates the key (which fails while
+// another holder has it) and, while it is held, waits for it to be deleted
+// or to expire, until ctx ends. unlock deletes the key only if it is still
+// ours (same revision): after an expiry someone else may hold it.
+func (l *Locker) Lock(ctx context.Context, key string) (func(), error) {
+	k := encodeKey(key)
+	owner := []byte(nuid.Next())
+	var w jetstream.KeyWatcher
+	defer func() {
+		if w != nil {
+			_ = w.Stop()
+		}
+	}()
+	t := time.NewTimer(l.retry)
+	defer t.Stop()
+	for {
+		rev, err := l.kv.Create(ctx, k, owner, jetstream.KeyTTL(l.ttl))
+		if err == nil {
+			return l.unlocker(key, k, rev), nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyExists) {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("lock %s: %w", key, ctx.Err())
+			}
+			return nil, fmt.Errorf("lock %s: %w", key, err)
+		}
+		if w == nil {
+			// Watch from now on, then try again at once: a release between
+			// the failed create and the watch's start is not missed.
+			if w, err = l.kv.Watch(ctx, k, jetstream.UpdatesOnly()); err != nil {
+				return nil, fmt.Errorf("lock %s: watch: %w", key, err)
+			}
+			continue
+		}
+		t.Reset(l.retry)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("lock %s: %w", key, ctx.Err())
+		case <-w.Updates():
+		case <-t.C:
+		}
+	}
+}
+
+func (l *Locker) unlocker(key, k string, rev uint64) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			// A fresh context: the caller's may be over, and the lock must
+			// still be released.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			err := l.kv.Purge(ctx, k, jetstream.LastRevision(rev), jetstream.PurgeTTL(l.ttl))
+			if err != nil {
+				l.log.Warn("lock not released (expired and taken by another holder, or unreachable)",
+					zap.String("key", key), zap.Error(err))
+			}
+		})
+	}
+}
+
+var validKey = regexp.MustCompile(`^[-_=.a-zA-Z0-9]+$`)
+
+// encodeKey keeps keys that are valid KV keys (no "/" or wildcards) and
+// hex-encodes the others.
+func encodeKey(key string) string {
+	if validKey.MatchString(key) && key[0] != '.' && key[len(key)-1] != '.' {
+		return key
+	}
+	return "x_" + hex.EncodeToString([]byte(key))
+}
