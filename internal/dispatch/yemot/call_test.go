@@ -1,0 +1,168 @@
+package yemot_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
+)
+
+func TestGoldenRequests(t *testing.T) {
+	tests := []struct {
+		name   string
+		req    dispatch.Request
+		golden []string // one file per request, in order
+	}{
+		{name: "broadcast", req: request(dispatch.Broadcast, people(2), via), golden: []string{"bridging_broadcast.json"}},
+		{name: "single, no caller id, default ring", req: request(dispatch.Single, people(1), dispatch.YemotVia{IVRPath: "ivr2:/5"}),
+			golden: []string{"bridging_single.json"}},
+		{name: "tzintuk first", req: request(dispatch.Broadcast, people(2), dispatch.YemotVia{IVRPath: "ivr2:/1", Tzintuk: true}),
+			golden: []string{"tzintuk.json", "bridging_after_tzintuk.json"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			if _, err := f.c.Call(context.Background(), tt.req); err != nil {
+				t.Fatalf("Call: %v", err)
+			}
+			reqs := f.sim.Requests()
+			if len(reqs) != len(tt.golden) {
+				t.Fatalf("got %d requests, want %d", len(reqs), len(tt.golden))
+			}
+			for i, r := range reqs {
+				if r.Method != "POST" || r.ContentType != "application/json" || r.Query != "" {
+					t.Errorf("request %d: %s %s ?%s; want POST application/json, no query", i, r.Method, r.ContentType, r.Query)
+				}
+				golden(t, tt.golden[i], r.Body)
+			}
+		})
+	}
+}
+
+func TestBroadcastSplitsAt500(t *testing.T) {
+	f := newFixture(t, nil)
+	res, err := f.c.Call(context.Background(), request(dispatch.Broadcast, people(501), via))
+	if err != nil {
+		t.Fatalf("Call: %v", err)
+	}
+	cs := f.sim.Campaigns()
+	if len(cs) != 2 || len(cs[0].Phones) != 500 || len(cs[1].Phones) != 1 || cs[1].Phones[0] != national(500) {
+		t.Fatalf("campaigns: %d; want 500 numbers then 1", len(cs))
+	}
+	if len(res.References) != 2 || res.References[0] != cs[0].ID || res.References[1] != cs[1].ID {
+		t.Errorf("References = %v; want both campaign ids", res.References)
+	}
+	if len(res.Reached) != 501 || len(res.Failed) != 0 {
+		t.Errorf("reached %d, failed %d; want 501, 0", len(res.Reached), len(res.Failed))
+	}
+}
+
+func TestRejectedNumbersFail(t *testing.T) {
+	f := newFixture(t, nil)
+	f.sim.Reject(national(1), "")
+	ps := append(people(3), dispatch.Person{Name: "bad", Phone: "+97212"})
+	res, err := f.c.Call(context.Background(), request(dispatch.Broadcast, ps, via))
+	if err != nil {
+		t.Fatalf("Call: %v", err)
+	}
+	var failed []string
+	for _, pf := range res.Failed {
+		failed = append(failed, pf.Person.Name)
+	}
+	slices.Sort(failed)
+	if !slices.Equal(failed, []string{"bad", "p1"}) {
+		t.Errorf("Failed = %v; want bad (unparsable) and p1 (rejected)", res.Failed)
+	}
+	for _, pf := range res.Failed {
+		if pf.Person.Name == "p1" && !strings.Contains(pf.Reason, "not Vaild") {
+			t.Errorf("p1's reason %q does not keep Yemot's", pf.Reason)
+		}
+	}
+	if len(res.Reached) != 2 {
+		t.Errorf("Reached = %v; want p0 and p2", res.Reached)
+	}
+
+	// Everyone rejected: an error, so the fallback chain moves on.
+	f.sim.Reject(national(0), "")
+	if _, err := f.c.Call(context.Background(), request(dispatch.Single, people(1), via)); err == nil {
+		t.Error("Call with every number rejected: want an error")
+	}
+}
+
+func TestErrorClasses(t *testing.T) {
+	tests := []struct {
+		name      string
+		edit      func(*yemot.Config)
+		setup     func(f fixture)
+		ctx       time.Duration
+		retryable bool
+		contains  string
+	}{
+		{name: "wrong token", edit: func(c *yemot.Config) { c.Token = "0770000000:wrong" }, contains: "FORBIDDEN"},
+		{name: "unknown session token", edit: func(c *yemot.Config) { c.Token = "abcdef" }, contains: "session token is invalid"},
+		{name: "ERROR answer", setup: func(f fixture) { f.sim.AnswerNext(1, "ERROR", "no units left") }, contains: "ERROR: no units left"},
+		{name: "503", setup: func(f fixture) { f.sim.FailNext(1, 503) }, retryable: true, contains: "503"},
+		{name: "429", setup: func(f fixture) { f.sim.FailNext(1, 429) }, retryable: true, contains: "429"},
+		{name: "timeout", setup: func(f fixture) { f.sim.StallNext(1) }, ctx: 50 * time.Millisecond, retryable: true},
+		{name: "connection refused", setup: func(f fixture) { f.sim.Close() }, retryable: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, tt.edit)
+			if tt.setup != nil {
+				tt.setup(f)
+			}
+			ctx := context.Background()
+			if tt.ctx > 0 {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, tt.ctx)
+				defer cancel()
+			}
+			_, err := f.c.Call(ctx, request(dispatch.Single, people(1), via))
+			if err == nil {
+				t.Fatal("Call: want an error")
+			}
+			if got, _ := dispatch.IsRetryable(err); got != tt.retryable {
+				t.Errorf("IsRetryable(%v) = %v; want %v", err, got, tt.retryable)
+			}
+			if !strings.Contains(err.Error(), tt.contains) {
+				t.Errorf("error %q does not contain %q", err, tt.contains)
+			}
+			var se *yemot.StatusError
+			if tt.retryable && errors.As(err, &se) {
+				t.Errorf("transient error is a StatusError: %v", err)
+			}
+		})
+	}
+}
+
+func TestRingTooLong(t *testing.T) {
+	f := newFixture(t, nil)
+	v := via
+	v.Ring = 36 * time.Second
+	if _, err := f.c.Call(context.Background(), request(dispatch.Single, people(1), v)); err == nil {
+		t.Fatal("Call with a 36s ring: want an error")
+	}
+	if n := len(f.sim.Requests()); n != 0 {
+		t.Errorf("%d requests sent; want none", n)
+	}
+}
+
+func TestTzintukFailureOnlyLogged(t *testing.T) {
+	f := newFixture(t, nil)
+	f.sim.AnswerNext(1, "ERROR", "tzintuk refused")
+	v := via
+	v.Tzintuk = true
+	res, err := f.c.Call(context.Background(), request(dispatch.Broadcast, people(2), v))
+	if err != nil || len(res.References) != 1 {
+		t.Fatalf("Call = %+v, %v; want one campaign despite the failed tzintuk", res, err)
+	}
+	if f.logs.FilterMessageSnippet("tzintuk failed").Len() != 1 {
+		t.Errorf("tzintuk failure not logged: %v", f.logs.All())
+	}
+}
