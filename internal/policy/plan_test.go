@@ -1,0 +1,160 @@
+package policy
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+)
+
+func loadTeam(t *testing.T) *Policy {
+	t.Helper()
+	set, err := Load("testdata/good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := set.Get("team")
+	return p
+}
+
+func names(ps []Person) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+// step is what one Plan call is expected to do.
+type step struct {
+	in      Input
+	after   time.Duration // now = t0 + after
+	status  Status
+	run     []string // names called, nil: no run
+	runStep int
+	loop    int
+	skipped int
+	events  []string
+	next    time.Duration // NextAt - t0; -1: zero
+}
+
+func TestPlan(t *testing.T) {
+	team := loadTeam(t)
+	// The roster's people are gone: oncall and roster steps have nobody.
+	empty := loadTeam(t)
+	empty.Roster = &Roster{People: []string{}, Handoff: HandoffDaily, Start: empty.Roster.Start}
+	only := &Policy{Name: "only", People: team.People, Roster: empty.Roster,
+		Steps: []Step{{Notify: Notify{Kind: NotifyOnCall}, Strategy: Single, Wait: time.Minute}}}
+	t0 := mustTime(t, "2026-03-08T13:30:00Z") // bob is on call (after the DST hand-off)
+	holiday := mustTime(t, "2026-03-25T12:00:00Z")
+	timer := func(d time.Duration) Input { return Input{Kind: Timer, At: t0.Add(d)} }
+	start := Input{Kind: Start}
+
+	tests := []struct {
+		name   string
+		p      *Policy
+		t0     time.Time
+		script []step
+	}{
+		{"single, rotation and broadcast, repeat, then exhausted", team, t0, []step{
+			{in: start, status: Active, run: []string{"bob"}, events: []string{EventStarted}, next: 5 * time.Minute},
+			{in: timer(5 * time.Minute), after: 5 * time.Minute, status: Active, runStep: 1, run: []string{"bob", "carol", "alice"}, next: 15 * time.Minute},
+			{in: timer(15 * time.Minute), after: 15 * time.Minute, status: Active, runStep: 2, run: []string{"alice", "bob"}, next: 16 * time.Minute},
+			{in: timer(16 * time.Minute), after: 16 * time.Minute, status: Active, runStep: 0, loop: 1, run: []string{"bob"}, next: 21 * time.Minute},
+			{in: timer(21 * time.Minute), after: 21 * time.Minute, status: Active, runStep: 1, loop: 1, run: []string{"bob", "carol", "alice"}, next: 31 * time.Minute},
+			{in: timer(31 * time.Minute), after: 31 * time.Minute, status: Active, runStep: 2, loop: 1, run: []string{"alice", "bob"}, next: 32 * time.Minute},
+			{in: timer(32 * time.Minute), after: 32 * time.Minute, status: Exhausted, runStep: 2, loop: 1, events: []string{EventExhausted}, next: -1},
+			{in: timer(32 * time.Minute), after: 40 * time.Minute, status: Exhausted, runStep: 2, loop: 1, next: -1},
+		}},
+		{"early, stale and duplicate timers are no-ops", team, t0, []step{
+			{in: start, status: Active, run: []string{"bob"}, events: []string{EventStarted}, next: 5 * time.Minute},
+			{in: start, after: time.Second, status: Active, next: 5 * time.Minute},
+			{in: timer(5 * time.Minute), after: 4 * time.Minute, status: Active, next: 5 * time.Minute},
+			{in: timer(5 * time.Minute), after: 5 * time.Minute, status: Active, runStep: 1, run: []string{"bob", "carol", "alice"}, next: 15 * time.Minute},
+			{in: timer(5 * time.Minute), after: 15 * time.Minute, status: Active, runStep: 1, next: 15 * time.Minute},
+		}},
+		{"ack mid-step", team, t0, []step{
+			{in: start, status: Active, run: []string{"bob"}, events: []string{EventStarted}, next: 5 * time.Minute},
+			{in: Input{Kind: Ack, By: "bob"}, after: 2 * time.Minute, status: Acknowledged, events: []string{EventAcknowledged}, next: -1},
+			{in: timer(5 * time.Minute), after: 5 * time.Minute, status: Acknowledged, next: -1},
+			{in: Input{Kind: Resolve}, after: 6 * time.Minute, status: Acknowledged, next: -1},
+		}},
+		{"resolve mid-rotation", team, t0, []step{
+			{in: start, status: Active, run: []string{"bob"}, events: []string{EventStarted}, next: 5 * time.Minute},
+			{in: timer(5 * time.Minute), after: 5 * time.Minute, status: Active, runStep: 1, run: []string{"bob", "carol", "alice"}, next: 15 * time.Minute},
+			{in: Input{Kind: Resolve}, after: 7 * time.Minute, status: Resolved, runStep: 1, events: []string{EventResolved}, next: -1},
+			{in: Input{Kind: Ack, By: "x"}, after: 8 * time.Minute, status: Resolved, runStep: 1, next: -1},
+		}},
+		{"empty roster skips to the named people", empty, t0, []step{
+			{in: start, status: Active, runStep: 2, run: []string{"alice", "bob"}, skipped: 2, events: []string{EventStarted}, next: time.Minute},
+			{in: timer(time.Minute), after: time.Minute, status: Active, runStep: 2, loop: 1, run: []string{"alice", "bob"}, skipped: 2, next: 2 * time.Minute},
+			{in: timer(2 * time.Minute), after: 2 * time.Minute, status: Exhausted, runStep: 2, loop: 1, events: []string{EventExhausted}, next: -1},
+		}},
+		{"holiday override: nobody on call", team, holiday, []step{
+			{in: start, status: Active, runStep: 2, run: []string{"alice", "bob"}, skipped: 2, events: []string{EventStarted}, next: time.Minute},
+		}},
+		{"nothing to call at all is exhausted at once", only, t0, []step{
+			{in: start, status: Exhausted, skipped: 1, events: []string{EventStarted, EventExhausted}, next: -1},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var st State
+			for i, s := range tt.script {
+				if s.in.Kind == Timer {
+					s.in.At = tt.t0.Add(s.in.At.Sub(t0))
+				}
+				d := Plan(tt.p, st, s.in, tt.t0.Add(s.after))
+				if d.State.Status != s.status {
+					t.Fatalf("#%d %s: status %q, want %q", i, s.in.Kind, d.State.Status, s.status)
+				}
+				if got := d.Run != nil; got != (s.run != nil) {
+					t.Fatalf("#%d %s: run %+v, want %q", i, s.in.Kind, d.Run, s.run)
+				}
+				if d.Run != nil {
+					if !reflect.DeepEqual(names(d.Run.People), s.run) || d.Run.Step != s.runStep || d.Run.Loop != s.loop {
+						t.Errorf("#%d: ran step %d loop %d calling %q; want step %d loop %d calling %q",
+							i, d.Run.Step, d.Run.Loop, names(d.Run.People), s.runStep, s.loop, s.run)
+					}
+					if want := tt.p.Steps[s.runStep]; d.Run.Strategy != want.Strategy || d.Run.Wait != want.Wait || len(d.Run.Via) != len(want.Via) {
+						t.Errorf("#%d: run %+v does not carry step %d's settings", i, d.Run, s.runStep)
+					}
+				}
+				if d.State.Step != s.runStep || d.State.Loop != s.loop {
+					t.Errorf("#%d: state at step %d loop %d, want %d %d", i, d.State.Step, d.State.Loop, s.runStep, s.loop)
+				}
+				if len(d.Skipped) != s.skipped {
+					t.Errorf("#%d: skipped %+v, want %d", i, d.Skipped, s.skipped)
+				}
+				if !reflect.DeepEqual(d.Events, s.events) {
+					t.Errorf("#%d: events %q, want %q", i, d.Events, s.events)
+				}
+				wantNext := time.Time{}
+				if s.next >= 0 {
+					wantNext = tt.t0.Add(s.next)
+				}
+				if !d.NextAt.Equal(wantNext) || !d.State.NextAt.Equal(wantNext) {
+					t.Errorf("#%d: next at %s (state %s), want %s", i, d.NextAt, d.State.NextAt, wantNext)
+				}
+				// The state survives the engine's JSON snapshot.
+				b, _ := json.Marshal(d.State)
+				st = State{}
+				if err := json.Unmarshal(b, &st); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestPlanSkipReason(t *testing.T) {
+	p := loadTeam(t)
+	d := Plan(p, State{}, Input{Kind: Start}, mustTime(t, "2026-03-25T12:00:00Z"))
+	want := []SkippedStep{
+		{Step: 0, Reason: "nobody is on call (an override without a person covers this time)"},
+		{Step: 1, Reason: "nobody is on call (an override without a person covers this time)"},
+	}
+	if !reflect.DeepEqual(d.Skipped, want) {
+		t.Errorf("skipped %+v, want %+v", d.Skipped, want)
+	}
+}
