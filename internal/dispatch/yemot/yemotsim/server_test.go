@@ -22,7 +22,7 @@ func TestContract(t *testing.T) {
 		wantStatus, wantMessage                         string
 	}{
 		{name: "json array", method: "POST", command: "CallExtensionBridging", contentType: "application/json",
-			body: `{"token":"` + s.Token() + `","phones":["0522000000",{"phone":"0522000001","callerId":"1"}],"ivrPath":"ivr2:/1"}`,
+			body:     `{"token":"` + s.Token() + `","phones":["0522000000",{"phone":"0522000001","callerId":"1"}],"ivrPath":"ivr2:/1"}`,
 			wantCode: 200, wantStatus: "OK"},
 		{name: "colon form in GET", method: "GET", command: "CallExtensionBridging",
 			query:    "token=" + url.QueryEscape(s.Token()) + "&phones=0522000000:0522000001&ivrPath=ivr2:/1",
