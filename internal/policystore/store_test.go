@@ -1,0 +1,163 @@
+package policystore
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/escalator-oss/escalator/internal/clock"
+)
+
+const good = `name: %s
+people: {p: {phone: "+81 80-1234-5678"}}
+steps: [{notify: [p], via: [{iotcall: {rule: r}}], wait: 1m}]
+`
+
+func write(t *testing.T, dir, name, content string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("metric %s not registered", name)
+	return 0
+}
+
+func TestReloadKeepsPreviousOnFailure(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "a.yaml", strings.Replace(good, "%s", "a", 1))
+	reg := prometheus.NewRegistry()
+	t0 := time.Date(2026, 3, 8, 12, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(t0)
+	core, logs := observer.New(zap.InfoLevel)
+	s, err := New([]string{dir}, reg, clk, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Current() != nil {
+		t.Fatal("Current before any load is not nil")
+	}
+	if err := s.Reload(); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	first := s.Current()
+	if first == nil || len(first.Policies) != 1 {
+		t.Fatalf("Current = %+v", first)
+	}
+	if got := gauge(t, reg, "escalator_policy_last_reload_success_timestamp_seconds"); got != float64(t0.Unix()) {
+		t.Errorf("last success = %v, want %v", got, t0.Unix())
+	}
+
+	write(t, dir, "b.yaml", "name: b\nsteps: [{notify: [x], via: [{iotcall: {rule: r}}], wait: 0s}]\n")
+	clk.Advance(time.Minute)
+	if err := s.Reload(); err == nil {
+		t.Fatal("Reload of invalid files succeeded")
+	}
+	if s.Current() != first {
+		t.Error("a failed reload replaced the policies in force")
+	}
+	tests := []struct {
+		metric string
+		want   float64
+	}{
+		{"escalator_policy_config_valid", 0},
+		{"escalator_policies_loaded", 1},
+		{"escalator_policy_last_reload_success_timestamp_seconds", float64(t0.Unix())},
+	}
+	for _, tt := range tests {
+		t.Run(tt.metric, func(t *testing.T) {
+			if got := gauge(t, reg, tt.metric); got != tt.want {
+				t.Errorf("%s = %v, want %v", tt.metric, got, tt.want)
+			}
+		})
+	}
+	var problems []string
+	for _, e := range logs.FilterMessage("invalid policy").All() {
+		problems = append(problems, e.ContextMap()["problem"].(string))
+	}
+	want := []string{
+		filepath.Join(dir, "b.yaml") + ":2:19: steps[0].notify[0]: undefined person \"x\" (define it under people)",
+		filepath.Join(dir, "b.yaml") + ":2:58: steps[0].wait: must be positive",
+	}
+	if strings.Join(problems, "\n") != strings.Join(want, "\n") {
+		t.Errorf("logged problems:\n%s\nwant:\n%s", strings.Join(problems, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestWatchReloadsOnChange(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "a.yaml", strings.Replace(good, "%s", "a", 1))
+	clk := clock.NewFake(time.Date(2026, 3, 8, 12, 0, 0, 0, time.UTC))
+	core, logs := observer.New(zap.InfoLevel)
+	s, err := New([]string{dir}, prometheus.NewRegistry(), clk, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Watch(ctx, 10*time.Second) }()
+
+	// Nothing changed: a poll does not reload.
+	clk.WaitForWaiters(1)
+	clk.Advance(10 * time.Second)
+	clk.WaitForWaiters(1)
+	if n := logs.FilterMessage("policies loaded").Len(); n != 1 {
+		t.Errorf("loaded %d times with unchanged files, want 1", n)
+	}
+
+	// A new file is picked up at the next poll.
+	write(t, dir, "b.yaml", strings.Replace(good, "%s", "b", 1))
+	clk.Advance(10 * time.Second)
+	clk.WaitForWaiters(1)
+	if got := len(s.Current().Policies); got != 2 {
+		t.Errorf("after the change %d policies are in force, want 2", got)
+	}
+
+	// A broken edit keeps the two in force.
+	write(t, dir, "b.yaml", "name: b\nbogus: 1\n")
+	clk.Advance(10 * time.Second)
+	clk.WaitForWaiters(1)
+	if got := len(s.Current().Policies); got != 2 {
+		t.Errorf("after a broken edit %d policies are in force, want 2", got)
+	}
+	if logs.FilterMessage("invalid policy").Len() == 0 {
+		t.Error("the broken edit was not logged")
+	}
+
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Errorf("Watch returned %v, want context.Canceled", err)
+	}
+}
+
+func TestMetricsRegisterOnce(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if _, err := New(nil, reg, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := New(nil, reg, nil, nil); err == nil {
+		t.Error("registering the metrics twice on one registry succeeded")
+	}
+}
