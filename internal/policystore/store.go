@@ -24,7 +24,6 @@ import (
 	"github.com/escalator-oss/escalator/internal/policy"
 )
 
-
 // Store is the current policy set. It is safe for concurrent use.
 type Store struct {
 	paths []string
