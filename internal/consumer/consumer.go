@@ -112,7 +112,6 @@ func New(cfg Config) (*Consumer, error) {
 		cfg:      cfg,
 		log:      cfg.Logger.With(zap.String("component", "consumer")),
 		m:        cfg.Metrics,
-		dedup:    &dedup{js: cfg.JS},
 		maxDeliv: uint64(cc.MaxDeliver),
 		ackWait:  cc.AckWait,
 	}, nil
@@ -130,6 +129,9 @@ type job struct {
 func (c *Consumer) Run(ctx context.Context) error {
 	cons, err := c.cfg.JS.Consumer(ctx, natsx.StreamAlerts, natsx.ConsumerAlerts)
 	if err != nil {
+		return fmt.Errorf("run consumer: %w", err)
+	}
+	if c.dedup, err = openDedup(ctx, c.cfg.JS); err != nil {
 		return fmt.Errorf("run consumer: %w", err)
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(2 * c.cfg.Workers))

@@ -26,8 +26,15 @@ import (
 // mistaken for a retry. The same sequence is a redelivery of the event
 // itself (the worker died before acking), which is handled again.
 type dedup struct {
-	js jetstream.JetStream
 	kv jetstream.KeyValue
+}
+
+func openDedup(ctx context.Context, js jetstream.JetStream) (*dedup, error) {
+	kv, err := js.KeyValue(ctx, natsx.BucketDedup)
+	if err != nil {
+		return nil, fmt.Errorf("open dedup bucket: %w", err)
+	}
+	return &dedup{kv: kv}, nil
 }
 
 type lastEvent struct {
@@ -44,13 +51,6 @@ func dedupKey(id string) string {
 // seen reports whether ev is a retry of the last event accepted for its id,
 // and records ev as the last one otherwise.
 func (d *dedup) seen(ctx context.Context, ev alert.Event, seq uint64) (bool, error) {
-	if d.kv == nil {
-		kv, err := d.js.KeyValue(ctx, natsx.BucketDedup)
-		if err != nil {
-			return false, fmt.Errorf("open dedup bucket: %w", err)
-		}
-		d.kv = kv
-	}
 	key := dedupKey(ev.ID)
 	cur := lastEvent{Status: ev.Status, At: ev.At.UTC(), Seq: seq}
 	val, err := json.Marshal(cur)

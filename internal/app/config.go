@@ -1,0 +1,116 @@
+// Package app wires escalator's parts together and runs them: the embedded
+// or external NATS, the streams, the alert consumer, the HTTP server. It
+// holds no business rules.
+package app
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+)
+
+// Config is everything `escalator run` can be told. Flags and environment
+// variables map onto it in cmd/escalator.
+type Config struct {
+	// NATSURL connects to an existing NATS cluster; empty embeds a server.
+	NATSURL string
+	// NATSListen is where the embedded server listens for other clients
+	// (empty: in-process only).
+	NATSListen string
+	// DataDir holds the embedded server's JetStream store.
+	DataDir string
+
+	// Client auth and TLS for NATSURL.
+	NATSCreds, NATSNKey, NATSUser, NATSPassword, NATSToken string
+	NATSTLSCA, NATSTLSCert, NATSTLSKey                     string
+
+	// Replicas of streams and buckets (1; 3 on a cluster).
+	Replicas int
+	// HTTPAddr is the HTTP server's address (empty: no HTTP server).
+	HTTPAddr string
+	// HTTPToken, when set, is required by the intake endpoints.
+	HTTPToken string
+	// Policies is the policy directory or file.
+	Policies string
+
+	// Workers process alerts concurrently.
+	Workers int
+	// MaxAlertSize bounds one alert event, in bytes.
+	MaxAlertSize int
+	// DuplicateWindow is how long a retried alert is recognised.
+	DuplicateWindow time.Duration
+	// ShutdownGrace bounds how long in-flight work may take on shutdown.
+	ShutdownGrace time.Duration
+}
+
+// Defaults returns the configuration `escalator run` starts from.
+func Defaults() Config {
+	return Config{
+		NATSListen:      "127.0.0.1:4222",
+		DataDir:         "data",
+		Replicas:        1,
+		HTTPAddr:        "127.0.0.1:8080",
+		Policies:        "policies",
+		Workers:         4,
+		MaxAlertSize:    64 << 10,
+		DuplicateWindow: 2 * time.Minute,
+		ShutdownGrace:   10 * time.Second,
+	}
+}
+
+// Validate reports every problem with c at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.NATSURL == "" && c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir is required for the embedded NATS server"))
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("--replicas must be 1 to 5, got %d", c.Replicas))
+	}
+	if c.Workers < 1 {
+		errs = append(errs, fmt.Errorf("--workers must be at least 1, got %d", c.Workers))
+	}
+	if c.MaxAlertSize < 1024 {
+		errs = append(errs, fmt.Errorf("--max-alert-size must be at least 1024 bytes, got %d", c.MaxAlertSize))
+	}
+	if c.DuplicateWindow < time.Second {
+		errs = append(errs, fmt.Errorf("--duplicate-window must be at least 1s, got %s", c.DuplicateWindow))
+	}
+	if c.ShutdownGrace <= 0 {
+		errs = append(errs, fmt.Errorf("--shutdown-grace must be positive, got %s", c.ShutdownGrace))
+	}
+	if c.NATSURL == "" && (c.NATSCreds != "" || c.NATSNKey != "" || c.NATSUser != "" || c.NATSToken != "") {
+		errs = append(errs, errors.New("NATS client credentials need --nats-url (the embedded server has no auth)"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) storeDir() string { return filepath.Join(c.DataDir, "jetstream") }
+
+// NewLogger builds the process logger: format "json" (default) or "console",
+// level debug, info, warn or error.
+func NewLogger(format, level string) (*zap.Logger, error) {
+	var lvl zapcore.Level
+	if err := lvl.UnmarshalText([]byte(strings.ToLower(level))); err != nil {
+		return nil, fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	var cfg zap.Config
+	switch format {
+	case "", "json":
+		cfg = zap.NewProductionConfig()
+		cfg.EncoderConfig.TimeKey = "time"
+		cfg.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
+	case "console":
+		cfg = zap.NewDevelopmentConfig()
+		cfg.DisableStacktrace = true
+	default:
+		return nil, fmt.Errorf("log format %q: want json or console", format)
+	}
+	cfg.Level = zap.NewAtomicLevelAt(lvl)
+	return cfg.Build()
+}
