@@ -1,0 +1,118 @@
+package policycmd
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/escalator-oss/escalator/internal/alert"
+	"github.com/escalator-oss/escalator/internal/policy"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run go test -update to create it): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("output differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func loadAlert(t *testing.T, name string) alert.Event {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "alerts", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev, err := alert.Decode(b, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+func TestShippedPoliciesPassCheck(t *testing.T) {
+	var out bytes.Buffer
+	err := Check(&out, CheckOptions{Paths: []string{"../../policies"}, Strict: true,
+		Configured: map[string]bool{policy.IoTCall: true, policy.Yemot: true, policy.CCAI: true}})
+	if err != nil {
+		t.Fatalf("policy check policies/: %v\n%s", err, out.String())
+	}
+}
+
+func TestCheck(t *testing.T) {
+	tests := []struct {
+		name    string
+		opt     CheckOptions
+		wantErr error
+	}{
+		{"check-ok", CheckOptions{Paths: []string{"testdata/policies"}}, nil},
+		{"check-bad", CheckOptions{Paths: []string{"testdata/bad", "testdata/missing.yaml"}}, ErrInvalid},
+		{"check-strict", CheckOptions{Paths: []string{"testdata/policies"}, Strict: true,
+			Configured: map[string]bool{policy.IoTCall: true}}, ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := Check(&out, tt.opt); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Check = %v, want %v", err, tt.wantErr)
+			}
+			golden(t, tt.name, out.Bytes())
+		})
+	}
+}
+
+func TestSimulate(t *testing.T) {
+	// 2026-03-08 13:30Z: the DB roster (Asia/Tokyo, weekly from 5 January)
+	// is in its ninth week.
+	at := time.Date(2026, 3, 8, 13, 30, 0, 0, time.UTC)
+	tests := []struct {
+		name   string
+		alert  string
+		acked  time.Duration
+		format string
+	}{
+		{"simulate-db-acked", "db.json", 7 * time.Minute, "text"},
+		{"simulate-db-exhausted", "db.json", 0, "text"},
+		{"simulate-payments", "payments.json", 0, "text"},
+		{"simulate-core-json", "core.json", 4 * time.Minute, "json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := Simulate(&out, SimulateOptions{Paths: []string{"testdata/policies"}, Alert: loadAlert(t, tt.alert),
+				At: at, AckedAfter: tt.acked, Format: tt.format})
+			if err != nil {
+				t.Fatalf("Simulate: %v", err)
+			}
+			golden(t, tt.name, out.Bytes())
+		})
+	}
+}
+
+func TestSimulateNoMatch(t *testing.T) {
+	var out bytes.Buffer
+	ev := alert.Event{ID: "x", Status: alert.Firing, Labels: map[string]string{"team": "web"}}
+	err := Simulate(&out, SimulateOptions{Paths: []string{"testdata/policies/database.yaml"}, Alert: ev, At: time.Unix(0, 0)})
+	if !errors.Is(err, ErrNoMatch) {
+		t.Fatalf("Simulate = %v, want ErrNoMatch", err)
+	}
+	want := "no policy matches alert x\n  database: label team is \"web\", want \"db\"\n"
+	if out.String() != want {
+		t.Errorf("output %q, want %q", out.String(), want)
+	}
+}

@@ -1,0 +1,144 @@
+package policycmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/escalator-oss/escalator/internal/policy"
+)
+
+func writeJSON(w io.Writer, tl *Timeline) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(tl); err != nil {
+		return fmt.Errorf("write timeline: %w", err)
+	}
+	return nil
+}
+
+func writeText(w io.Writer, tl *Timeline, ackedAfter time.Duration) error {
+	a := tl.Alert
+	fmt.Fprintf(w, "Alert %s (%s", a.ID, a.Status)
+	if a.Severity != "" {
+		fmt.Fprintf(w, ", severity %s", a.Severity)
+	}
+	fmt.Fprintln(w, ")")
+	if a.Summary != "" {
+		fmt.Fprintf(w, "  %s\n", a.Summary)
+	}
+	if len(a.Labels) > 0 {
+		var ls []string
+		for _, k := range sortedKeys(a.Labels) {
+			ls = append(ls, k+"="+a.Labels[k])
+		}
+		fmt.Fprintf(w, "  labels: %s\n", strings.Join(ls, " "))
+	}
+	fmt.Fprintf(w, "\nPolicy %s (%s, priority %d)\n", tl.Policy, tl.File, tl.Priority)
+	fmt.Fprintf(w, "  matched because %s\n", strings.Join(tl.Because, "; "))
+	for _, v := range tl.Passed {
+		fmt.Fprintf(w, "  passed over %s: %s\n", v.Policy, strings.Join(v.Reasons, "; "))
+	}
+	fmt.Fprintf(w, "\nTimeline from %s (steps run %s):\n", tl.Start.Format(time.RFC3339), plural(tl.Repeat+1, "time"))
+	const pad = "          "
+	for _, e := range tl.Entries {
+		head := fmt.Sprintf("  %-7s step %d", "+"+e.Offset, e.Step+1)
+		if tl.Repeat > 0 {
+			head += fmt.Sprintf(" (run %d of %d)", e.Loop+1, tl.Repeat+1)
+		}
+		if e.Skipped != "" {
+			fmt.Fprintf(w, "%s skipped at once: %s\n", head, e.Skipped)
+			continue
+		}
+		fmt.Fprintf(w, "%s: %s, waiting %s for an acknowledgement\n", head, strategy(e), e.Wait)
+		var ps []string
+		for _, p := range e.People {
+			ps = append(ps, fmt.Sprintf("%s %s", p.Name, p.Phone))
+		}
+		fmt.Fprintf(w, "%scall %s\n", pad, strings.Join(ps, ", "))
+		for i, l := range e.Via {
+			lead := "via"
+			if i > 0 {
+				lead = "   "
+			}
+			fmt.Fprintf(w, "%s%s %d. %s %s\n", pad, lead, i+1, l.Provider, l.Settings)
+			for _, n := range l.Numbers {
+				fmt.Fprintf(w, "%s         %s → %s\n", pad, n.Person, number(n))
+			}
+		}
+	}
+	switch tl.End.Status {
+	case policy.Acknowledged:
+		fmt.Fprintf(w, "  %-7s acknowledged (--acked-after %s): the escalation stops\n", "+"+tl.End.Offset, offset(ackedAfter))
+	case policy.Exhausted:
+		fmt.Fprintf(w, "  %-7s exhausted: every step has run %s and nobody acknowledged\n", "+"+tl.End.Offset, plural(tl.Repeat+1, "time"))
+	}
+	return nil
+}
+
+func strategy(e Entry) string {
+	switch {
+	case e.Strategy == policy.Broadcast && e.StopOnAnswer:
+		return "broadcast (everyone at once, stop when one answers)"
+	case e.Strategy == policy.Broadcast:
+		return "broadcast (everyone at once)"
+	case e.Strategy == policy.Rotation && e.PassOn:
+		return "rotation (one after another; whoever answers may press 9 to pass it on)"
+	case e.Strategy == policy.Rotation:
+		return "rotation (one after another until someone answers)"
+	}
+	return "single"
+}
+
+func number(n SentNumber) string {
+	switch {
+	case n.Error != "":
+		return "cannot be sent: " + n.Error
+	case n.CountryID != 0:
+		return fmt.Sprintf("%s (country id %d)", n.Number, n.CountryID)
+	}
+	return n.Number
+}
+
+// settings describes a provider's settings in one line.
+func settings(v policy.Via) string {
+	var parts []string
+	switch {
+	case v.IoTCall != nil:
+		parts = append(parts, "rule "+v.IoTCall.Rule)
+	case v.Yemot != nil:
+		y := v.Yemot
+		if y.IVRPath != "" {
+			parts = append(parts, "ivr_path "+y.IVRPath)
+		}
+		if y.CallerID != "" {
+			parts = append(parts, "caller_id "+y.CallerID)
+		}
+		if y.Ring > 0 {
+			parts = append(parts, "ring "+offset(y.Ring))
+		}
+		if y.Tzintuk {
+			parts = append(parts, "tzintuk first")
+		}
+	case v.CCAI != nil:
+		c := v.CCAI
+		if len(c.Agents) > 0 {
+			parts = append(parts, "agents "+strings.Join(c.Agents, ", "))
+		}
+		if c.MenuID != 0 {
+			parts = append(parts, fmt.Sprintf("menu %d", c.MenuID))
+		}
+		if c.OutboundNumber != "" {
+			parts = append(parts, "from "+c.OutboundNumber)
+		}
+		if c.Lang != "" {
+			parts = append(parts, "lang "+c.Lang)
+		}
+	}
+	if len(parts) == 0 {
+		return "(defaults)"
+	}
+	return "(" + strings.Join(parts, "; ") + ")"
+}
