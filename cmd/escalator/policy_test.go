@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestConfiguredProviders(t *testing.T) {
+	tests := []struct {
+		name string
+		env  map[string]string
+		want map[string]bool
+	}{
+		{"none", nil, map[string]bool{"iotcall": false, "yemot": false, "ccai": false}},
+		{"iotcall file, yemot token", map[string]string{"IOTCALL_AUTH_CODE_FILE": "/run/secrets/x", "YEMOT_TOKEN": "t"},
+			map[string]bool{"iotcall": true, "yemot": true, "ccai": false}},
+		{"yemot needs username and password", map[string]string{"YEMOT_USERNAME": "077"},
+			map[string]bool{"iotcall": false, "yemot": false, "ccai": false}},
+		{"yemot login", map[string]string{"YEMOT_USERNAME": "077", "YEMOT_PASSWORD_FILE": "/p"},
+			map[string]bool{"iotcall": false, "yemot": true, "ccai": false}},
+		{"ccai needs all three", map[string]string{"CCAI_COMPANY_KEY": "k", "CCAI_COMPANY_SECRET": "s"},
+			map[string]bool{"iotcall": false, "yemot": false, "ccai": false}},
+		{"ccai", map[string]string{"CCAI_COMPANY_KEY": "k", "CCAI_COMPANY_SECRET_FILE": "/s", "CCAI_BASE_URL": "https://x.example"},
+			map[string]bool{"iotcall": false, "yemot": false, "ccai": true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := configuredProviders(func(k string) string { return tt.env[k] })
+			for k, v := range tt.want {
+				if got[k] != v {
+					t.Errorf("%s configured = %v, want %v", k, got[k], v)
+				}
+			}
+		})
+	}
+}
+
+func TestPolicyCommand(t *testing.T) {
+	shipped := filepath.Join("..", "..", "policies")
+	alertFile := filepath.Join(t.TempDir(), "alert.json")
+	if err := os.WriteFile(alertFile, []byte(`{"id":"a1","status":"firing","labels":{"team":"db","severity":"critical"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const secret = "c2VjcmV0LWF1dGgtY29kZQ=="
+	t.Setenv("IOTCALL_AUTH_CODE", secret)
+	t.Setenv("YEMOT_TOKEN", "")
+	tests := []struct {
+		name    string
+		args    []string
+		code    int
+		wantOut string
+	}{
+		{"help", []string{"--help"}, 0, "Usage: escalator policy"},
+		{"no command", nil, 2, ""},
+		{"unknown command", []string{"lint"}, 2, ""},
+		{"check shipped", []string{"check", shipped}, 0, "4 policies valid"},
+		{"check strict, only iotcall configured", []string{"check", "--strict", shipped}, 1, "provider yemot is not configured"},
+		{"check missing", []string{"check", "no/such/dir"}, 1, "no/such/dir: cannot read"},
+		{"simulate", []string{"simulate", "--alert", alertFile, "--policies", shipped, "--at", "2026-03-08T13:30:00Z", "--acked-after", "7m"},
+			0, "+7m     acknowledged"},
+		{"simulate json", []string{"simulate", "--format", "json", "--alert", alertFile, "--policies", shipped, "--at", "2026-03-08T13:30:00Z"},
+			0, `"status": "exhausted"`},
+		{"simulate needs --alert", []string{"simulate"}, 2, ""},
+		{"simulate bad --at", []string{"simulate", "--alert", alertFile, "--at", "yesterday"}, 2, ""},
+		{"simulate bad format", []string{"simulate", "--alert", alertFile, "--format", "yaml"}, 2, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := policyCommand(context.Background(), tt.args, &out, &errb)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, out.String(), errb.String())
+			}
+			all := out.String() + errb.String()
+			if !strings.Contains(all, tt.wantOut) {
+				t.Errorf("output lacks %q:\n%s", tt.wantOut, all)
+			}
+			if strings.Contains(all, secret) {
+				t.Errorf("output leaks the IoTCall auth code")
+			}
+		})
+	}
+}

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/escalator-oss/escalator/internal/app"
+)
+
+const runHelp = `Usage: escalator run [flags]
+
+Runs the escalation worker. It takes alert events from NATS (subjects
+alerts.>) and over HTTP, matches them to the on-call policies in --policies,
+and calls people until someone acknowledges.
+
+With no --nats-url it runs its own NATS server with JetStream, storing data
+under --data-dir and listening on --nats-listen so that monitoring systems
+and the nats CLI can publish to it. With --nats-url it joins an existing
+NATS cluster instead (use --replicas 3 there).
+
+Every flag can also be set by the environment variable shown in brackets;
+a flag on the command line wins. Prefer variables for secrets.
+
+Examples:
+  escalator run
+  escalator run --log-format console --http-addr :8080
+  ESCALATOR_NATS_URL=nats://nats:4222 escalator run --replicas 3
+
+Flags:
+`
+
+// runCommand runs `escalator run`.
+func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	cfg := app.Defaults()
+	var logFormat, logLevel string
+	fs := newEnvFlags("run", stderr)
+	fs.StringVar(&cfg.NATSURL, "nats-url", "", "connect to this NATS cluster instead of embedding a server (nats://host:4222,...)")
+	fs.StringVar(&cfg.NATSListen, "nats-listen", cfg.NATSListen, "address of the embedded NATS server for other clients; \"\" for in-process only")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "`dir`ectory of the embedded server's JetStream store")
+	fs.StringVar(&cfg.NATSCreds, "nats-creds", "", "NATS credentials `file` (JWT and NKey seed)")
+	fs.StringVar(&cfg.NATSNKey, "nats-nkey", "", "`file` holding a NATS NKey user seed")
+	fs.StringVar(&cfg.NATSUser, "nats-user", "", "NATS user name")
+	fs.StringVar(&cfg.NATSPassword, "nats-password", "", "NATS password")
+	fs.StringVar(&cfg.NATSToken, "nats-token", "", "NATS token")
+	fs.StringVar(&cfg.NATSTLSCA, "nats-tls-ca", "", "CA certificate `file` to trust for NATS TLS")
+	fs.StringVar(&cfg.NATSTLSCert, "nats-tls-cert", "", "client certificate `file` for NATS mutual TLS")
+	fs.StringVar(&cfg.NATSTLSKey, "nats-tls-key", "", "client key `file` for NATS mutual TLS")
+	fs.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "replicas of streams and buckets: 1 on one server, 3 on a cluster")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "address of the HTTP server (intake, /healthz, /readyz, /metrics); \"\" for none")
+	fs.StringVar(&cfg.HTTPToken, "http-token", "", "bearer token the HTTP intake requires (none: no auth; keep it on loopback then)")
+	fs.StringVar(&cfg.Policies, "policies", cfg.Policies, "policy `dir`ectory or file")
+	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "alerts processed at once")
+	fs.IntVar(&cfg.MaxAlertSize, "max-alert-size", cfg.MaxAlertSize, "largest alert event accepted, in `bytes`")
+	fs.DurationVar(&cfg.DuplicateWindow, "duplicate-window", cfg.DuplicateWindow, "how long a retried alert is recognised as a duplicate")
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight work may take to finish on SIGINT/SIGTERM")
+	fs.StringVar(&logFormat, "log-format", "json", "log format: json or console")
+	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	for flagName, env := range map[string]string{
+		"nats-url": "ESCALATOR_NATS_URL", "nats-listen": "ESCALATOR_NATS_LISTEN", "data-dir": "ESCALATOR_DATA_DIR",
+		"nats-creds": "ESCALATOR_NATS_CREDS", "nats-nkey": "ESCALATOR_NATS_NKEY", "nats-user": "ESCALATOR_NATS_USER",
+		"nats-password": "ESCALATOR_NATS_PASSWORD", "nats-token": "ESCALATOR_NATS_TOKEN",
+		"nats-tls-ca": "ESCALATOR_NATS_TLS_CA", "nats-tls-cert": "ESCALATOR_NATS_TLS_CERT", "nats-tls-key": "ESCALATOR_NATS_TLS_KEY",
+		"replicas": "ESCALATOR_REPLICAS", "http-addr": "ESCALATOR_HTTP_ADDR", "http-token": "ESCALATOR_HTTP_TOKEN",
+		"policies": "ESCALATOR_POLICIES", "workers": "ESCALATOR_WORKERS", "max-alert-size": "ESCALATOR_MAX_ALERT_SIZE",
+		"duplicate-window": "ESCALATOR_DUPLICATE_WINDOW", "shutdown-grace": "ESCALATOR_SHUTDOWN_GRACE",
+		"log-format": "ESCALATOR_LOG_FORMAT", "log-level": "ESCALATOR_LOG_LEVEL",
+	} {
+		fs.bind(flagName, env)
+	}
+	fs.Usage = func() {
+		fmt.Fprint(stdout, runHelp)
+		fs.defaults(stdout)
+	}
+	if err := fs.parse(args, getenv); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "escalator run: %v\n", err)
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "escalator run: unexpected argument %q (see escalator run --help)\n", fs.Arg(0))
+		return 2
+	}
+	log, err := app.NewLogger(logFormat, logLevel)
+	if err != nil {
+		fmt.Fprintf(stderr, "escalator run: %v\n", err)
+		return 2
+	}
+	defer func() { _ = log.Sync() }()
+	a, err := app.New(cfg, log)
+	if err != nil {
+		fmt.Fprintf(stderr, "escalator run: %v\n", err)
+		return 2
+	}
+	if err := a.Run(ctx); err != nil {
+		log.Error("escalator stopped with an error: " + err.Error())
+		return 1
+	}
+	return 0
+}
