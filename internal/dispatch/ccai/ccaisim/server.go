@@ -85,7 +85,8 @@ type Server struct {
 	menus    map[int]menu
 	calls    []*Call
 	requests []Request
-	recent   []time.Time // request times within the last second
+	tokens   float64   // the rate limit's bucket
+	last     time.Time // when tokens was last refilled
 	failN    int
 	failCode int
 	stallN   int
@@ -184,19 +185,19 @@ func (s *Server) Requests() []Request {
 	return slices.Clone(s.requests)
 }
 
-// overLimit records a request at now and reports whether it exceeds the
-// rate limit within the last second.
+// overLimit takes a token from the rate limit's bucket (RatePerSecond a
+// second, as many at most) at now, and reports whether there was none.
 func (s *Server) overLimit(now time.Time) bool {
-	kept := s.recent[:0]
-	for _, t := range s.recent {
-		if now.Sub(t) < time.Second {
-			kept = append(kept, t)
-		}
+	limit := float64(s.cfg.RatePerSecond)
+	if s.last.IsZero() {
+		s.tokens = limit
+	} else if d := now.Sub(s.last); d > 0 {
+		s.tokens = min(limit, s.tokens+d.Seconds()*limit)
 	}
-	s.recent = kept
-	if len(s.recent) >= s.cfg.RatePerSecond {
+	s.last = now
+	if s.tokens < 1 {
 		return true
 	}
-	s.recent = append(s.recent, now)
+	s.tokens--
 	return false
 }
