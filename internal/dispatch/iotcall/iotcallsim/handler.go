@@ -19,7 +19,8 @@ var (
 	digits  = regexp.MustCompile(`^[0-9]+$`)
 )
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. A request takes effect (or fails)
+// first; then the hook sees it; then it is answered.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 	h := r.Header.Clone()
@@ -35,63 +36,81 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f = &s.faults[0]
 		s.faults = s.faults[1:]
 	}
+	var resp answer
+	if f == nil {
+		resp = s.handle(r, key(r.URL.Path), rec, body)
+	}
 	s.mu.Unlock()
 	if hook != nil {
 		hook(rec)
 	}
 
 	if f != nil {
-		switch {
-		case f.hang:
+		if f.hang {
 			select {
 			case <-r.Context().Done():
 			case <-s.closed:
 			}
 			return
-		case f.retryAfter > 0:
-			w.Header().Set("Retry-After", strconv.Itoa(int(f.retryAfter.Seconds())))
 		}
-		reply(w, f.status, "injected fault")
+		resp = answer{status: f.status, msg: "injected fault"}
+		if f.retryAfter > 0 {
+			resp.header = http.Header{"Retry-After": {strconv.Itoa(int(f.retryAfter.Seconds()))}}
+		}
+	}
+	for k, v := range resp.header {
+		w.Header()[k] = v
+	}
+	if resp.json != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(resp.status)
+		_ = json.NewEncoder(w).Encode(resp.json)
 		return
 	}
+	reply(w, resp.status, resp.msg)
+}
 
-	m := pathRE.FindStringSubmatch(r.URL.Path)
+// answer is a response decided under the lock and written after the hook.
+type answer struct {
+	status int
+	msg    string
+	json   any
+	header http.Header
+}
+
+func key(path string) []string { return pathRE.FindStringSubmatch(path) }
+
+// handle applies one request to the rules; s.mu is held.
+func (s *Sim) handle(r *http.Request, m []string, rec Request, body []byte) answer {
 	if m == nil {
-		reply(w, http.StatusNotFound, "not found")
-		return
+		return answer{status: http.StatusNotFound, msg: "not found"}
 	}
 	key, what := m[1], m[2]
 	// The manual does not say what a wrong Auth Code gets; 401 is our guess.
 	if !rec.AuthOK {
-		reply(w, http.StatusUnauthorized, "unauthorized")
-		return
+		return answer{status: http.StatusUnauthorized, msg: "unauthorized"}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	ru, ok := s.rules[key]
 	if !ok {
-		reply(w, http.StatusNotFound, "rule not found")
-		return
+		return answer{status: http.StatusNotFound, msg: "rule not found"}
 	}
 	switch {
 	case what == "tel" && r.Method == http.MethodGet:
 		// Undocumented body: we answer the list in the PUT's field names.
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"call_to_tels": nonNil(ru.tels)})
+		return answer{status: http.StatusOK, json: map[string]any{"call_to_tels": nonNil(ru.tels)}}
 	case what == "tel" && r.Method == http.MethodPut:
 		tels, err := parseForm(r.Header.Get("Content-Type"), string(body))
 		if err != nil {
-			reply(w, err.status, err.msg)
-			return
+			return answer{status: err.status, msg: err.msg}
 		}
 		ru.tels = tels // overwrite, not append (上書き)
-		reply(w, http.StatusOK, "ok")
+		return answer{status: http.StatusOK, msg: "ok"}
 	case what == "call" && r.Method == http.MethodPost:
 		// 通常 needs exactly one registered number; the others two or more.
 		n := len(ru.tels)
 		if (ru.typ == Normal && n != 1) || (ru.typ != Normal && n < 2) {
-			reply(w, http.StatusBadRequest, fmt.Sprintf("rule type needs %s numbers, has %d", need(ru.typ), n))
-			return
+			return answer{status: http.StatusBadRequest,
+				msg: fmt.Sprintf("rule type needs %s numbers, has %d", need(ru.typ), n)}
 		}
 		var rung []string
 		for _, t := range ru.tels {
@@ -100,11 +119,10 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		s.calls = append(s.calls, Call{Rule: key, Type: ru.typ, Tels: rung})
-		reply(w, http.StatusOK, "ok")
-	default:
-		w.Header().Set("Allow", map[string]string{"tel": "GET, PUT", "call": "POST"}[what])
-		reply(w, http.StatusMethodNotAllowed, "method not allowed")
+		return answer{status: http.StatusOK, msg: "ok"}
 	}
+	allow := map[string]string{"tel": "GET, PUT", "call": "POST"}[what]
+	return answer{status: http.StatusMethodNotAllowed, msg: "method not allowed", header: http.Header{"Allow": {allow}}}
 }
 
 func need(t RuleType) string {

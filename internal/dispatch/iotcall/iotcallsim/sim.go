@@ -174,8 +174,9 @@ func (s *Sim) inject(n int, f fault) {
 	}
 }
 
-// SetHook sets a function called with every request once it is recorded
-// and before it is answered (nil: none). Tests use it to hold a request.
+// SetHook sets a function called with every request after it took effect
+// (a PUT's list is replaced, a call is placed) and before it is answered
+// (nil: none). Tests use it to hold a response back.
 func (s *Sim) SetHook(h func(Request)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
