@@ -44,12 +44,11 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 		d.match(v, &p.Match)
 	}
 	if v := f["group_by"]; v != nil {
-		p.GroupBy = d.strings(v, "group_by")
-		for i, l := range p.GroupBy {
+		p.GroupBy = d.stringsEach(v, "group_by", func(n *yaml.Node, path, l string) {
 			if !labelPattern.MatchString(l) {
-				d.add(v.Content[i], index("group_by", i), "%q is not a label name", l)
+				d.add(n, path, "%q is not a label name", l)
 			}
-		}
+		})
 	}
 	if v := f["acknowledge_on_answer"]; v != nil {
 		p.AcknowledgeOnAnswer = d.boolean(v, "acknowledge_on_answer")
@@ -89,10 +88,14 @@ func (d *decoder) match(n *yaml.Node, m *Match) {
 		m.Labels = d.labelMap(v, "match.labels")
 	}
 	if v := f["labels_regex"]; v != nil {
-		m.LabelsRegex = d.labelMap(v, "match.labels_regex")
-		keys, vals := d.entries(v, "")
+		var keys, vals []*yaml.Node
+		m.LabelsRegex, keys, vals = d.labelMapNodes(v, "match.labels_regex")
 		for i, k := range keys {
-			if _, err := compileAnchored(m.LabelsRegex[k.Value]); err != nil && vals[i].Tag == "!!str" {
+			src, ok := m.LabelsRegex[k.Value]
+			if !ok {
+				continue
+			}
+			if _, err := compileAnchored(src); err != nil {
 				d.add(vals[i], join("match.labels_regex", k.Value), "regular expression does not compile: %v", err)
 			}
 		}
@@ -104,6 +107,11 @@ func (d *decoder) match(n *yaml.Node, m *Match) {
 }
 
 func (d *decoder) labelMap(n *yaml.Node, path string) map[string]string {
+	m, _, _ := d.labelMapNodes(n, path)
+	return m
+}
+
+func (d *decoder) labelMapNodes(n *yaml.Node, path string) (map[string]string, []*yaml.Node, []*yaml.Node) {
 	keys, vals := d.entries(n, path)
 	out := make(map[string]string, len(keys))
 	for i, k := range keys {
@@ -115,7 +123,7 @@ func (d *decoder) labelMap(n *yaml.Node, path string) map[string]string {
 			out[k.Value] = s
 		}
 	}
-	return out
+	return out, keys, vals
 }
 
 func (d *decoder) people(n *yaml.Node) map[string]Person {

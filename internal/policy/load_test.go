@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"encoding/json"
 	"path/filepath"
 	"reflect"
@@ -55,10 +56,21 @@ func TestParseProblems(t *testing.T) {
 			"x.yaml:3:29: steps[0].via[0]: must name exactly one provider (iotcall, yemot or ccai), got 2"},
 		{"bad time zone", "name: a\npeople: {p: {phone: '+81 80-1234-5678'}}\nroster: {people: [p], handoff: fortnightly, start: 2026-01-01T00:00:00Z, time_zone: Mars/Base}\nsteps: [{notify: oncall, via: [{iotcall: {rule: r}}], wait: 1m}]\n",
 			"x.yaml:3:32: roster.handoff: must be daily, weekly or a Go duration such as 12h, got \"fortnightly\"\nx.yaml:3:85: roster.time_zone: unknown time zone \"Mars/Base\": use an IANA name such as Asia/Tokyo"},
+		{"lists checked item by item", "name: a\ngroup_by: [1, ok, bad-label]\npeople: {p: {phone: '+81 80-1234-5678'}}\nsteps: [{notify: [p], via: [{ccai: {agents: [3, nobody]}}], wait: 1m}]\n",
+			"x.yaml:2:12: group_by[0]: must be a string, got int 1\nx.yaml:2:19: group_by[2]: \"bad-label\" is not a label name\n" +
+				"x.yaml:4:46: steps[0].via[0].ccai.agents[0]: must be a string, got int 3\nx.yaml:4:49: steps[0].via[0].ccai.agents[1]: must be an agent's e-mail address, got \"nobody\""},
+		{"duplicate regex label reported once", "name: a\nmatch: {labels_regex: {s: x, s: y}}\npeople: {p: {phone: '+81 80-1234-5678'}}\nsteps: [{notify: [p], via: [{iotcall: {rule: r}}], wait: 1m}]\n",
+			"x.yaml:2:30: match.labels_regex.s: duplicate key (first at line 2)"},
+		{"single rule, roster of two", "name: a\npeople: {p: {phone: '+81 80-1234-5678'}, q: {phone: '+81 90-1111-2222'}}\nroster: {people: [p, q], handoff: daily, start: 2026-01-01T00:00:00Z}\nsteps: [{notify: roster, via: [{iotcall: {rule: r}}], wait: 1m}]\n",
+			"x.yaml:4:18: steps[0].notify: strategy single calls one person, but the roster has 2: notify oncall instead\nx.yaml:4:33: steps[0].via[0].iotcall: an IoTCall single rule calls exactly one number, but this step calls 2"},
+		{"yemot 501 numbers", yemot501(), "x.yaml:504:2944: steps[0].via[0].yemot: a Yemot campaign calls at most 500 numbers, but this step calls 501"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("x.yaml", []byte(tt.yaml))
+			if err != nil && tt.want == "" {
+				t.Logf("%s", err)
+			}
 			got := ""
 			if err != nil {
 				got = err.Error()
@@ -124,4 +136,16 @@ func TestStrict(t *testing.T) {
 	if ps := set.Strict(map[string]bool{IoTCall: true, Yemot: true, CCAI: true}); len(ps) != 0 {
 		t.Errorf("Strict with all configured: %v", ps)
 	}
+}
+
+func yemot501() string {
+	var b strings.Builder
+	b.WriteString("name: big\npeople:\n")
+	var names []string
+	for i := range 501 {
+		fmt.Fprintf(&b, "  p%d: {phone: \"+81 80-1000-%04d\"}\n", i, i)
+		names = append(names, fmt.Sprintf("p%d", i))
+	}
+	fmt.Fprintf(&b, "steps: [{notify: [%s], strategy: broadcast, via: [{yemot: {}}], wait: 1m}]\n", strings.Join(names, ", "))
+	return b.String()
 }

@@ -97,12 +97,11 @@ func (d *decoder) ccai(n, at *yaml.Node, path string) *CCAIVia {
 	}
 	v := &CCAIVia{}
 	if x := f["agents"]; x != nil {
-		v.Agents = d.strings(x, join(path, "agents"))
-		for i, a := range v.Agents {
+		v.Agents = d.stringsEach(x, join(path, "agents"), func(n *yaml.Node, path, a string) {
 			if at := strings.Index(a, "@"); at <= 0 || at == len(a)-1 || strings.ContainsAny(a, " ,;") {
-				d.add(x.Content[i], index(join(path, "agents"), i), "must be an agent's e-mail address, got %q", a)
+				d.add(n, path, "must be an agent's e-mail address, got %q", a)
 			}
-		}
+		})
 	}
 	if x := f["menu_id"]; x != nil {
 		if id, ok := d.integer(x, join(path, "menu_id")); ok {

@@ -188,6 +188,12 @@ func (d *decoder) timestamp(n *yaml.Node, path string) (time.Time, bool) {
 }
 
 func (d *decoder) strings(n *yaml.Node, path string) []string {
+	return d.stringsEach(n, path, nil)
+}
+
+// stringsEach reads a list of non-empty strings, calling check (when not
+// nil) with each item's node and path.
+func (d *decoder) stringsEach(n *yaml.Node, path string, check func(n *yaml.Node, path, s string)) []string {
 	items, ok := d.list(n, path)
 	if !ok {
 		return nil
@@ -195,6 +201,9 @@ func (d *decoder) strings(n *yaml.Node, path string) []string {
 	out := make([]string, 0, len(items))
 	for i, it := range items {
 		if s, ok := d.nonEmpty(it, index(path, i)); ok {
+			if check != nil {
+				check(it, index(path, i), s)
+			}
 			out = append(out, s)
 		}
 	}
