@@ -1,8 +1,8 @@
 package policy
 
 import (
-	"fmt"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
