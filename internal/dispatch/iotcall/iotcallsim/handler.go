@@ -22,7 +22,10 @@ var (
 // ServeHTTP implements http.Handler. A request takes effect (or fails)
 // first; then the hook sees it; then it is answered.
 func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	var body []byte
+	if r.Body != nil {
+		body, _ = io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	}
 	h := r.Header.Clone()
 	h.Del("Authorization")
 	rec := Request{Method: r.Method, Path: r.URL.Path, Header: h, Body: string(body),
