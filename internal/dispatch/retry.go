@@ -22,8 +22,8 @@ const (
 
 // Retrier is the one retry wrapper of escalator: exponential backoff with
 // jitter (cenkalti/backoff/v4), bounded by a number of attempts and by a time
-// budget, honouring the providers' Retry-After. Its zero value is not usable
-// until Budget is set; other zero fields take the defaults above.
+// budget, honouring the providers' Retry-After. Zero fields take the
+// defaults above (Budget: DefaultBudget).
 type Retrier struct {
 	// Attempts is the total number of attempts, the first included.
 	Attempts int
@@ -136,6 +136,9 @@ var errBudget = errors.New("retry budget spent")
 func (r Retrier) withDefaults() Retrier {
 	if r.Attempts < 1 {
 		r.Attempts = DefaultAttempts
+	}
+	if r.Budget <= 0 {
+		r.Budget = DefaultBudget
 	}
 	if r.RequestTimeout <= 0 {
 		r.RequestTimeout = DefaultRequestTimeout
