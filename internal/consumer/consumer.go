@@ -134,16 +134,40 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if c.dedup, err = openDedup(ctx, c.cfg.JS); err != nil {
 		return fmt.Errorf("run consumer: %w", err)
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * c.cfg.Workers))
+	p := &pool{workers: c.cfg.Workers, grace: c.cfg.Grace, log: c.log, stopping: &c.stopping}
+	return p.run(ctx, cons,
+		func(msg jetstream.Msg) (string, job) {
+			j := job{msg: msg}
+			j.ev, j.decErr = alert.Decode(msg.Data(), c.cfg.MaxEventSize)
+			if j.decErr != nil {
+				return msg.Subject(), j
+			}
+			return j.ev.ID, j
+		},
+		c.process)
+}
+
+// pool pulls messages from a consumer and processes them on a fixed number
+// of workers; messages with the same key always go to the same worker, so
+// they are processed in order.
+type pool struct {
+	workers  int
+	grace    time.Duration
+	log      *zap.Logger
+	stopping *atomic.Bool
+}
+
+func (p *pool) run(ctx context.Context, cons jetstream.Consumer, route func(jetstream.Msg) (string, job), process func(context.Context, job)) error {
+	it, err := cons.Messages(jetstream.PullMaxMessages(2 * p.workers))
 	if err != nil {
-		return fmt.Errorf("run consumer: %w", err)
+		return fmt.Errorf("pull messages: %w", err)
 	}
 	// Handlers run on their own context, cancelled only when the grace
 	// period after a stop has run out.
 	hctx, hcancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer hcancel()
 
-	queues := make([]chan job, c.cfg.Workers)
+	queues := make([]chan job, p.workers)
 	var wg sync.WaitGroup
 	for i := range queues {
 		queues[i] = make(chan job, 1)
@@ -151,7 +175,11 @@ func (c *Consumer) Run(ctx context.Context) error {
 		go func(q <-chan job) {
 			defer wg.Done()
 			for j := range q {
-				c.process(hctx, j)
+				if p.stopping.Load() {
+					handBack(p.log, j.msg)
+					continue
+				}
+				process(hctx, j)
 			}
 		}(queues[i])
 	}
@@ -165,27 +193,22 @@ func (c *Consumer) Run(ctx context.Context) error {
 				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
 					return
 				}
-				c.log.Warn("pull alerts", zap.Error(err))
+				p.log.Warn("pull", zap.Error(err))
 				continue
 			}
-			if c.stopping.Load() {
-				c.handBack(msg)
+			if p.stopping.Load() {
+				handBack(p.log, msg)
 				continue
 			}
-			j := job{msg: msg}
-			j.ev, j.decErr = alert.Decode(msg.Data(), c.cfg.MaxEventSize)
-			key := j.ev.ID
-			if j.decErr != nil {
-				key = msg.Subject()
-			}
+			key, j := route(msg)
 			queues[shard(key, len(queues))] <- j
 		}
 	}()
 
 	<-ctx.Done()
-	c.stopping.Store(true)
+	p.stopping.Store(true)
 	it.Drain() // buffered messages still come out of Next, and are handed back
-	timer := time.NewTimer(c.cfg.Grace)
+	timer := time.NewTimer(p.grace)
 	defer timer.Stop()
 	select {
 	case <-fetchDone:
@@ -201,7 +224,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	select {
 	case <-finished:
 	case <-timer.C:
-		c.log.Warn("grace period over: cancelling alerts still being handled; they will be redelivered")
+		p.log.Warn("grace period over: cancelling work in flight; it will be redelivered")
 		hcancel()
 		<-finished
 	}
@@ -215,9 +238,9 @@ func shard(key string, n int) int {
 }
 
 // handBack returns a message for redelivery now, because this worker stops.
-func (c *Consumer) handBack(msg jetstream.Msg) {
+func handBack(log *zap.Logger, msg jetstream.Msg) {
 	if err := msg.Nak(); err != nil {
-		c.log.Debug("hand back alert", zap.Error(err))
+		log.Debug("hand back", zap.Error(err))
 	}
 }
 

@@ -31,10 +31,6 @@ func redeliveryDelay(n uint64) time.Duration {
 
 func (c *Consumer) process(ctx context.Context, j job) {
 	msg := j.msg
-	if c.stopping.Load() {
-		c.handBack(msg)
-		return
-	}
 	meta, err := msg.Metadata()
 	if err != nil {
 		c.log.Error("alert without metadata: terminating it", zap.Error(err))

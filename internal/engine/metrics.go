@@ -1,0 +1,35 @@
+package engine
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type engineMetrics struct {
+	started, grouped, unmatched, exhausted, steps, inDoubt prometheus.Counter
+	outcomes                                               *prometheus.CounterVec
+	firstDispatch                                          prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *engineMetrics {
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+	}
+	m := &engineMetrics{
+		started:   c("escalator_escalations_started_total", "Escalations started."),
+		grouped:   c("escalator_alerts_grouped_total", "Alerts that joined an active escalation of their group instead of starting one."),
+		unmatched: c("escalator_alerts_unmatched_total", "Firing alerts that matched no policy (reported as unmatched outcomes)."),
+		exhausted: c("escalator_escalations_exhausted_total", "Escalations that ran all steps and repeats without acknowledgement."),
+		steps:     c("escalator_steps_run_total", "Escalation steps whose calls were placed (in-doubt re-runs included)."),
+		inDoubt: c("escalator_steps_in_doubt_total",
+			"Steps placed again because a worker stopped between calling a provider and recording the result."),
+		outcomes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "escalator_outcomes_published_total", Help: "Outcome events published, by event."}, []string{"event"}),
+		firstDispatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "escalator_alert_to_first_dispatch_seconds",
+			Help:    "Time from an alert being stored to its escalation's first call being accepted by a provider.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.started, m.grouped, m.unmatched, m.exhausted, m.steps, m.inDoubt, m.outcomes, m.firstDispatch)
+	}
+	return m
+}

@@ -1,0 +1,114 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/natsx"
+)
+
+// Outcome events, published on escalations.<escalation-id>.<event>.
+const (
+	EventStarted        = "started"
+	EventDispatched     = "dispatched"
+	EventDispatchFailed = "dispatch_failed"
+	EventFallback       = "fallback"
+	EventAnswered       = "answered"
+	EventAcknowledged   = "acknowledged"
+	EventResolved       = "resolved"
+	EventExhausted      = "exhausted"
+	EventUnmatched      = "unmatched"
+	EventGrouped        = "grouped"
+	EventSkipped        = "skipped"
+	EventRefused        = "refused"
+)
+
+// Outcome is the JSON of an outcome event; other services rely on it.
+type Outcome struct {
+	EscalationID string            `json:"escalation_id"`
+	AlertID      string            `json:"alert_id"`
+	Policy       string            `json:"policy,omitempty"`
+	Event        string            `json:"event"`
+	Step         int               `json:"step"`
+	Loop         int               `json:"loop"`
+	At           time.Time         `json:"at"`
+	Provider     string            `json:"provider,omitempty"`
+	People       []dispatch.Person `json:"people,omitempty"`
+	Reference    string            `json:"reference,omitempty"`
+	References   []string          `json:"references,omitempty"`
+	Attempt      int               `json:"attempt,omitempty"`
+	Error        string            `json:"error,omitempty"`
+	Next         string            `json:"next,omitempty"`
+	By           string            `json:"by,omitempty"`
+	Alerts       int               `json:"alerts,omitempty"`
+	Reason       string            `json:"reason,omitempty"`
+	Pending      bool              `json:"pending,omitempty"`
+	InDoubt      bool              `json:"in_doubt,omitempty"`
+	Summary      string            `json:"summary,omitempty"`
+}
+
+// SubjectToken makes an id usable as one subject token: ids made only of
+// letters, digits, '-' and '_' are kept; others are encoded as "x-" and the
+// hex of their bytes. The JSON always carries the raw id.
+func SubjectToken(id string) string {
+	ok := id != ""
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			ok = false
+			break
+		}
+	}
+	if ok && !strings.HasPrefix(id, "x-") {
+		return id
+	}
+	return "x-" + fmt.Sprintf("%x", id)
+}
+
+// publish stores an outcome, retrying with backoff while NATS is away. msgID
+// makes a retried (or redelivered) publish stored once.
+func (e *Engine) publish(ctx context.Context, o Outcome, msgID string) error {
+	if o.At.IsZero() {
+		o.At = e.clk.Now().UTC()
+	}
+	data, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	msg := &nats.Msg{Subject: fmt.Sprintf(natsx.SubjectOutcomeFmt, SubjectToken(o.EscalationID), o.Event), Data: data}
+	b := backoff.NewExponentialBackOff()
+	b.InitialInterval = 100 * time.Millisecond
+	b.MaxInterval = 5 * time.Second
+	b.MaxElapsedTime = e.cfg.PublishRetryFor
+	op := func() error {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		_, err := e.js.PublishMsg(pctx, msg, jetstream.WithMsgID(msgID))
+		return err
+	}
+	notify := func(err error, d time.Duration) {
+		e.log.Warn("publish outcome: retrying", zap.String("subject", msg.Subject), zap.Error(err), zap.Duration("in", d))
+	}
+	if err := backoff.RetryNotify(op, backoff.WithContext(b, ctx), notify); err != nil {
+		return fmt.Errorf("publish outcome %s: %w", msg.Subject, err)
+	}
+	e.m.outcomes.WithLabelValues(o.Event).Inc()
+	return nil
+}
+
+func outcomeID(escID, event string, step, loop int, extra ...string) string {
+	id := escID + "/" + event + "/" + strconv.Itoa(step) + "/" + strconv.Itoa(loop)
+	for _, x := range extra {
+		id += "/" + x
+	}
+	return id
+}

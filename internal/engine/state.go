@@ -1,0 +1,147 @@
+package engine
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/policy"
+)
+
+// Escalation is one escalation's record in the KV bucket: the policy it
+// started with (a snapshot: editing a file changes new escalations, not
+// running ones), where it stands, the alerts it covers and the calls made.
+type Escalation struct {
+	ID        string            `json:"id"`
+	Key       string            `json:"key"`
+	Policy    *policy.Policy    `json:"policy"`
+	GroupKey  string            `json:"group_key"`
+	AlertID   string            `json:"alert_id"`
+	Alerts    []string          `json:"alerts"`
+	Grouped   int               `json:"grouped"`
+	Summary   string            `json:"summary,omitempty"`
+	Severity  string            `json:"severity,omitempty"`
+	Labels    map[string]string `json:"labels,omitempty"`
+	State     policy.State      `json:"state"`
+	Intent    *Intent           `json:"intent,omitempty"`
+	Calls     []Call            `json:"calls,omitempty"`
+	CreatedAt time.Time         `json:"created_at"`
+	// AlertAt is when the first alert was stored, for the alert-to-dispatch latency.
+	AlertAt time.Time `json:"alert_at"`
+}
+
+// Intent is a step whose calls are about to be, or being, placed. It is
+// recorded before calling a provider and cleared when the result is
+// recorded; an intent found Started after a crash is "in doubt" and is run
+// again (a duplicate call is better than a missed page).
+type Intent struct {
+	Run        policy.StepRun `json:"run"`
+	Started    bool           `json:"started"`
+	Owner      string         `json:"owner,omitempty"`
+	LeaseUntil time.Time      `json:"lease_until"`
+	Redone     int            `json:"redone,omitempty"`
+}
+
+// Call is one step's dispatch, as recorded.
+type Call struct {
+	Step      int                      `json:"step"`
+	Loop      int                      `json:"loop"`
+	At        time.Time                `json:"at"`
+	Results   []dispatch.Result        `json:"results,omitempty"`
+	Unreached []dispatch.PersonFailure `json:"unreached,omitempty"`
+}
+
+func hash(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil)[:12])
+}
+
+// groupKey is the key alerts of one group share: the policy's group_by label
+// values, or the alert id when it has none.
+func groupKey(p *policy.Policy, id string, labels map[string]string) string {
+	if len(p.GroupBy) == 0 {
+		return "id=" + id
+	}
+	var b strings.Builder
+	for _, l := range p.GroupBy {
+		b.WriteString(l + "=" + labels[l] + ",")
+	}
+	return b.String()
+}
+
+func escKey(token string) string     { return "e." + token }
+func alertKey(alertID string) string { return "a." + hash(alertID) }
+
+// store reads and writes escalations with compare-and-set.
+type store struct{ kv jetstream.KeyValue }
+
+var errConflict = errors.New("escalation changed meanwhile")
+
+// load returns the escalation under key and its revision (nil, 0 when none).
+func (s store) load(ctx context.Context, key string) (*Escalation, uint64, error) {
+	e, err := s.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("load escalation: %w", err)
+	}
+	var esc Escalation
+	if err := json.Unmarshal(e.Value(), &esc); err != nil {
+		return nil, 0, fmt.Errorf("decode escalation %s: %w", key, err)
+	}
+	return &esc, e.Revision(), nil
+}
+
+// save writes esc if the entry is still at rev (0: must not exist yet) and
+// returns the new revision, or errConflict.
+func (s store) save(ctx context.Context, esc *Escalation, rev uint64) (uint64, error) {
+	data, err := json.Marshal(esc)
+	if err != nil {
+		return 0, err
+	}
+	var nrev uint64
+	if rev == 0 {
+		nrev, err = s.kv.Create(ctx, esc.Key, data)
+	} else {
+		nrev, err = s.kv.Update(ctx, esc.Key, data, rev)
+	}
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, errConflict
+	}
+	if err != nil {
+		return 0, fmt.Errorf("save escalation: %w", err)
+	}
+	return nrev, nil
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func remove(list []string, s string) []string {
+	out := list[:0]
+	for _, v := range list {
+		if v != s {
+			out = append(out, v)
+		}
+	}
+	return out
+}

@@ -1,0 +1,76 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/escalator-oss/escalator/internal/natsx"
+)
+
+// wake is the body of a due message.
+type wake struct {
+	// Kind is "run" (place the recorded step now) or "timer" (a wait ended).
+	Kind string `json:"kind"`
+	ID   string `json:"id"`
+	// At is the wake-up time the timer was set for.
+	At time.Time `json:"at,omitempty"`
+}
+
+// token is the escalation key's subject token (the key without "e.").
+func token(key string) string { return key[2:] }
+
+// runNow asks a worker (any) to place the recorded step of esc now. The
+// message id makes a repeated request stored once.
+func (e *Engine) runNow(ctx context.Context, esc *Escalation) error {
+	data, _ := json.Marshal(wake{Kind: "run", ID: esc.ID})
+	run := esc.Intent.Run
+	msgID := fmt.Sprintf("%s/run/%d/%d/%d", esc.ID, run.Step, run.Loop, esc.Intent.Redone)
+	_, err := e.js.PublishMsg(ctx, &nats.Msg{Subject: natsx.SubjectDueRoot + "." + token(esc.Key), Data: data},
+		jetstream.WithMsgID(msgID))
+	if err != nil {
+		return fmt.Errorf("request step run: %w", err)
+	}
+	return nil
+}
+
+// schedule sets the escalation's one durable timer for its NextAt, replacing
+// any earlier one: a JetStream message schedule on escalator.timer.<key>
+// that the server publishes to escalator.due.<key> at that time. Schedules
+// have whole-second precision, so the time is rounded up (never early).
+func (e *Engine) schedule(ctx context.Context, esc *Escalation) error {
+	at := esc.State.NextAt
+	if at.IsZero() || esc.State.Finished() {
+		return nil
+	}
+	data, _ := json.Marshal(wake{Kind: "timer", ID: esc.ID, At: at})
+	fire := at.Truncate(time.Second)
+	if fire.Before(at) {
+		fire = fire.Add(time.Second)
+	}
+	msg := &nats.Msg{Subject: natsx.SubjectTimerRoot + "." + token(esc.Key), Data: data, Header: nats.Header{}}
+	if !fire.After(e.clk.Now().Add(time.Second)) {
+		// Due already (or within the schedule's precision): wake now.
+		msg.Subject = natsx.SubjectDueRoot + "." + token(esc.Key)
+	} else {
+		msg.Header.Set("Nats-Schedule", "@at "+fire.UTC().Format(time.RFC3339))
+		msg.Header.Set("Nats-Schedule-Target", natsx.SubjectDueRoot+"."+token(esc.Key))
+	}
+	if _, err := e.js.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("schedule wake-up: %w", err)
+	}
+	return nil
+}
+
+// cancel removes the escalation's pending timer. A timer that fires anyway
+// finds the escalation finished and does nothing.
+func (e *Engine) cancel(ctx context.Context, key string) {
+	if e.timers == nil {
+		return
+	}
+	_ = e.timers.Purge(ctx, jetstream.WithPurgeSubject(natsx.SubjectTimerRoot+"."+token(key)))
+}
