@@ -1,0 +1,296 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/escalator-oss/escalator/internal/consumer"
+	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/dispatch/iotcall"
+	"github.com/escalator-oss/escalator/internal/dispatch/iotcall/iotcallsim"
+	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
+	"github.com/escalator-oss/escalator/internal/dispatch/yemot/yemotsim"
+	"github.com/escalator-oss/escalator/internal/natsx"
+	"github.com/escalator-oss/escalator/internal/natsx/natstest"
+	"github.com/escalator-oss/escalator/internal/policy"
+)
+
+const waitFor = 20 * time.Second
+
+const testPolicy = `
+name: db
+match: {labels: {team: db}}
+group_by: [cluster]
+people:
+  aiko: {phone: "+81 80-1234-5678"}
+  kenji: {phone: "+81 90-1111-2222"}
+steps:
+  - notify: [aiko]
+    strategy: single
+    via:
+      - iotcall: {rule: db-oncall}
+      - yemot: {ivr_path: "ivr2:/1/100", ring: 30s}
+    wait: 1s
+  - notify: [aiko, kenji]
+    strategy: rotation
+    via:
+      - iotcall: {rule: db-rotation}
+    wait: 1s
+repeat: 0
+`
+
+type rig struct {
+	t      *testing.T
+	srv    *server.Server
+	js     jetstream.JetStream
+	nc     *nats.Conn
+	iot    *iotcallsim.Server
+	yem    *yemotsim.Server
+	set    *policy.Set
+	topo   natsx.Topology
+	events chan Outcome
+}
+
+func newRig(t *testing.T) *rig { return newRigWith(t, testPolicy) }
+
+func newRigWith(t *testing.T, policyYAML string) *rig {
+	t.Helper()
+	s := natstest.RunServer(t, "")
+	nc, js := natstest.Connect(t, s)
+	topo := natsx.Topology{AckWait: 2 * time.Second}
+	ctx := context.Background()
+	if err := natsx.Ensure(ctx, js, topo); err != nil {
+		t.Fatal(err)
+	}
+	if err := natsx.EnsureEngine(ctx, js, topo); err != nil {
+		t.Fatal(err)
+	}
+	ps, err := policy.Parse("db.yaml", []byte(policyYAML))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := policy.NewSet(ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iot := iotcallsim.NewServer("iot-code")
+	iot.AddRule("db-oncall", iotcallsim.Normal)
+	iot.AddRule("db-rotation", iotcallsim.Rotation)
+	yem := yemotsim.New(yemotsim.Config{})
+	t.Cleanup(iot.Close)
+	t.Cleanup(yem.Close)
+	r := &rig{t: t, srv: s, js: js, nc: nc, iot: iot, yem: yem, set: set, topo: topo, events: make(chan Outcome, 1000)}
+	if _, err := nc.Subscribe(natsx.SubjectOutcomes, func(m *nats.Msg) {
+		var o Outcome
+		if err := json.Unmarshal(m.Data, &o); err != nil {
+			t.Errorf("outcome JSON: %v", err)
+		}
+		r.events <- o
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// worker is one escalator worker: its own connection, engine and consumers.
+type worker struct {
+	nc     *nats.Conn
+	eng    *Engine
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+func (r *rig) dispatcher(t *testing.T) *dispatch.Dispatcher {
+	ic, err := iotcall.New(iotcall.Config{BaseURL: r.iot.URL(), AuthCode: "iot-code"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	yc, err := yemot.New(yemot.Config{BaseURL: r.yem.URL(), Token: r.yem.Token()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := dispatch.New(dispatch.Config{Providers: map[string]dispatch.Provider{dispatch.IoTCall: ic, dispatch.Yemot: yc.Provider()},
+		Attempts: 2, InitialInterval: 10 * time.Millisecond, MaxInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func (r *rig) startWorker(t *testing.T, d Dispatcher) *worker {
+	t.Helper()
+	nc, err := nats.Connect(r.srv.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	if d == nil {
+		d = r.dispatcher(t)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	eng, err := New(ctx, Config{JS: js, Policies: func() *policy.Set { return r.set }, Dispatcher: d, PublishRetryFor: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &worker{nc: nc, eng: eng, cancel: cancel}
+	cons, err := consumer.New(consumer.Config{JS: js, Handler: eng, Topology: r.topo, Grace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tim, err := consumer.NewTimers(consumer.TimersConfig{JS: js, Handler: eng, Topology: r.topo, Grace: time.Second,
+		RedeliveryDelay: func(uint64) time.Duration { return 100 * time.Millisecond }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.done.Add(2)
+	go func() { defer w.done.Done(); _ = cons.Run(ctx) }()
+	go func() { defer w.done.Done(); _ = tim.Run(ctx) }()
+	t.Cleanup(w.stop)
+	return w
+}
+
+func (w *worker) stop() {
+	w.cancel()
+	w.done.Wait()
+	w.nc.Close()
+}
+
+func (r *rig) publish(subject, data string) {
+	r.t.Helper()
+	if _, err := r.js.Publish(context.Background(), subject, []byte(data)); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// expect waits for the next outcomes and checks their "event step" in order,
+// skipping those whose event is not in the list of kinds watched.
+func (r *rig) expect(want ...string) []Outcome {
+	r.t.Helper()
+	var got []Outcome
+	for len(got) < len(want) {
+		select {
+		case o := <-r.events:
+			s := fmt.Sprintf("%s %d", o.Event, o.Step)
+			if s != want[len(got)] {
+				r.t.Fatalf("outcome %d = %q (%+v), want %q", len(got), s, o, want[len(got)])
+			}
+			got = append(got, o)
+		case <-time.After(waitFor):
+			r.t.Fatalf("waited for %q; got %d of %v", want[len(got)], len(got), want)
+		}
+	}
+	return got
+}
+
+func TestEscalationEndToEnd(t *testing.T) {
+	r := newRig(t)
+	r.startWorker(t, nil)
+	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","summary":"pg down","labels":{"team":"db","cluster":"pg1"}}`)
+	got := r.expect("started 0", "dispatched 0", "dispatched 1", "exhausted 1")
+	if got[1].Provider != "iotcall" || got[1].People[0].Name != "aiko" || got[1].Reference == "" {
+		t.Fatalf("step 1 dispatched %+v", got[1])
+	}
+	if got[2].People[0].Name != "aiko" || got[2].People[1].Name != "kenji" {
+		t.Fatalf("step 2 dispatched %+v", got[2])
+	}
+	calls := r.iot.Calls()
+	if len(calls) != 2 || strings.Join(calls[0].Tels, ",") != "08012345678" ||
+		strings.Join(calls[1].Tels, ",") != "08012345678,09011112222" {
+		t.Fatalf("IoTCall rang %+v", calls)
+	}
+	for _, o := range got {
+		if o.EscalationID != got[0].EscalationID || o.AlertID != "pg-down" || o.Policy != "db" {
+			t.Fatalf("outcome ids %+v", o)
+		}
+	}
+}
+
+func TestAckStopsAndResolveEnds(t *testing.T) {
+	r := newRig(t)
+	r.startWorker(t, nil)
+	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
+	r.expect("started 0", "dispatched 0")
+	r.publish("alerts.http", `{"id":"pg-down","status":"acknowledged","by":"aiko"}`)
+	ack := r.expect("acknowledged 0")[0]
+	if ack.By != "aiko" {
+		t.Fatalf("ack by %q", ack.By)
+	}
+	// A repeated firing of the same alert does not page again.
+	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","at":"2026-11-23T03:00:00Z","labels":{"team":"db","cluster":"pg1"}}`)
+	r.publish("alerts.prometheus", `{"id":"pg-down","status":"resolved","labels":{"team":"db","cluster":"pg1"}}`)
+	r.expect("resolved 0")
+	if n := len(r.iot.Calls()); n != 1 {
+		t.Fatalf("IoTCall rang %d times, want 1 (the ack stopped step 2)", n)
+	}
+	select {
+	case o := <-r.events:
+		t.Fatalf("unexpected outcome after resolve: %+v", o)
+	case <-time.After(2500 * time.Millisecond): // longer than step 1's wait: no timer may fire
+	}
+}
+
+func TestFallbackToYemot(t *testing.T) {
+	r := newRig(t)
+	r.startWorker(t, nil)
+	r.iot.FailNext(10, 503)
+	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
+	got := r.expect("started 0", "dispatch_failed 0", "fallback 0", "dispatched 0")
+	if got[3].Provider != "yemot" || !strings.HasPrefix(got[3].Reference, "YA-") && got[3].Reference == "" {
+		t.Fatalf("fallback dispatched %+v", got[3])
+	}
+	if len(r.yem.Campaigns()) != 1 {
+		t.Fatalf("yemot campaigns %+v", r.yem.Campaigns())
+	}
+}
+
+func TestStormIsOneEscalation(t *testing.T) {
+	// Long waits: the storm must meet one active escalation throughout.
+	r := newRigWith(t, strings.ReplaceAll(testPolicy, "wait: 1s", "wait: 1m"))
+	r.startWorker(t, nil)
+	const n = 1000
+	for i := range n {
+		r.publish("alerts.prometheus", fmt.Sprintf(`{"id":"disk-%d","status":"firing","labels":{"team":"db","cluster":"pg1"}}`, i))
+	}
+	grouped, started, dispatched := 0, 0, 0
+	deadline := time.After(60 * time.Second)
+	for grouped+started < n || dispatched == 0 {
+		select {
+		case o := <-r.events:
+			switch o.Event {
+			case EventStarted:
+				started++
+			case EventGrouped:
+				grouped++
+			case EventDispatched:
+				dispatched++
+			}
+		case <-deadline:
+			t.Fatalf("started %d grouped %d of %d", started, grouped, n)
+		}
+	}
+	if started != 1 || grouped != n-1 {
+		t.Fatalf("started %d grouped %d", started, grouped)
+	}
+	if calls := r.iot.Calls(); len(calls) != 1 {
+		t.Fatalf("%d alerts made %d IoTCall calls, want 1", n, len(calls))
+	}
+}
+
+func TestUnmatched(t *testing.T) {
+	r := newRig(t)
+	r.startWorker(t, nil)
+	r.publish("alerts.prometheus", `{"id":"web down/1","status":"firing","labels":{"team":"web"}}`)
+	o := r.expect("unmatched 0")[0]
+	if o.AlertID != "web down/1" {
+		t.Fatalf("unmatched %+v", o)
+	}
+}
