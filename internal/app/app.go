@@ -18,6 +18,8 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/consumer"
+	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/engine"
 	"github.com/escalator-oss/escalator/internal/intake"
 	"github.com/escalator-oss/escalator/internal/metrics"
 	"github.com/escalator-oss/escalator/internal/natsx"
@@ -35,8 +37,10 @@ type App struct {
 	natsURL  string
 	nc       *nats.Conn
 	js       jetstream.JetStream
-	// handler receives accepted alerts (tests replace it).
+	// handler receives accepted alerts: the engine, unless a test set one.
 	handler consumer.Handler
+	sims    *Sims
+	eng     *engine.Engine
 }
 
 // New returns a worker for cfg. log may be nil.
@@ -47,7 +51,7 @@ func New(cfg Config, log *zap.Logger) (*App, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), started: make(chan struct{}), handler: loggingHandler(log)}, nil
+	return &App{cfg: cfg, log: log, reg: prometheus.NewRegistry(), started: make(chan struct{})}, nil
 }
 
 // Started is closed once the worker is ready: NATS connected, streams ready,
@@ -60,15 +64,39 @@ func (a *App) HTTPAddr() string { return a.httpAddr }
 // NATSURL is the embedded server's client URL (or the external one), once started.
 func (a *App) NATSURL() string { return a.natsURL }
 
+// Conn is the worker's NATS connection, once started (for the demo and
+// tests; an in-process embedded server has no URL to dial).
+func (a *App) Conn() *nats.Conn { return a.nc }
+
+// Sims are the provider simulators when SimulateProviders is set (nil
+// otherwise), once started.
+func (a *App) Sims() *Sims { return a.sims }
+
 // Run runs the worker until ctx is done, then shuts down in order: stop taking
 // alerts over HTTP, let the consumer finish or hand back what is in flight,
 // drain and close the NATS connection, stop the embedded server. It returns
 // nil after a clean shutdown, or the error that stopped it.
 func (a *App) Run(ctx context.Context) error {
 	log := a.log.With(zap.String("component", "app"))
+	store, err := a.loadPolicies()
+	if err != nil {
+		return err
+	}
+	var env dispatch.Env
+	if a.cfg.SimulateProviders {
+		a.sims = startSims(store.Current(), a.log)
+		defer a.sims.Close()
+		env = a.sims.env()
+		log.Warn("SIMULATED PROVIDERS: no real phone calls are placed; IoTCall, Yemot and CCAI are simulators on loopback",
+			zap.String("iotcall", a.sims.IoTCall.URL()), zap.String("yemot", a.sims.Yemot.URL()), zap.String("ccai", a.sims.CCAI.URL()))
+	} else if env, err = a.cfg.providerEnv(); err != nil {
+		return err
+	}
+	if err := checkProviders(store, configured(env)); err != nil {
+		return err
+	}
 	var srv *server.Server
 	if a.cfg.NATSURL == "" {
-		var err error
 		srv, err = natsx.StartEmbedded(natsx.EmbeddedConfig{StoreDir: a.cfg.storeDir(), Listen: a.cfg.NATSListen}, a.log)
 		if err != nil {
 			return err
@@ -111,8 +139,18 @@ func (a *App) Run(ctx context.Context) error {
 		return err
 	}
 
+	if err := natsx.EnsureEngine(ctx, js, topo); err != nil {
+		return err
+	}
+	if err := a.startEngine(ctx, js, env, store); err != nil {
+		return err
+	}
+	handler := a.handler
+	if handler == nil {
+		handler = a.eng
+	}
 	cons, err := consumer.New(consumer.Config{
-		JS: js, Handler: a.handler, Workers: a.cfg.Workers, MaxEventSize: a.cfg.MaxAlertSize,
+		JS: js, Handler: handler, Workers: a.cfg.Workers, MaxEventSize: a.cfg.MaxAlertSize,
 		Topology: topo, Grace: a.cfg.ShutdownGrace, Logger: a.log, Metrics: m,
 	})
 	if err != nil {
@@ -140,13 +178,30 @@ func (a *App) Run(ctx context.Context) error {
 		log.Info("http server listening", zap.String("addr", a.httpAddr))
 	}
 
+	timers, err := consumer.NewTimers(consumer.TimersConfig{JS: js, Handler: a.eng, Topology: topo,
+		Grace: a.cfg.ShutdownGrace, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	a.watchPolicies(watchCtx, store)
+
 	consCtx, stopCons := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	consErr := make(chan error, 1)
-	wg.Add(1)
+	consErr := make(chan error, 2)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		consErr <- cons.Run(consCtx)
+		if err := cons.Run(consCtx); err != nil {
+			consErr <- fmt.Errorf("alert consumer: %w", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if err := timers.Run(consCtx); err != nil {
+			consErr <- fmt.Errorf("timer consumer: %w", err)
+		}
 	}()
 	a.ready.Store(true)
 	close(a.started)
@@ -168,7 +223,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		cancel()
 	}
-	// 2. The consumer finishes or hands back (Nak) what is in flight.
+	// 2. The consumers finish or hand back (Nak) what is in flight.
 	stopCons()
 	wg.Wait()
 	// 3 and 4 (deferred): drain NATS, then stop the embedded server.
@@ -218,14 +273,3 @@ func (a *App) registerMetrics(nc *nats.Conn) *metrics.Alerts {
 }
 
 func (a *App) isReady() bool { return a.ready.Load() && a.nc != nil && a.nc.IsConnected() }
-
-// loggingHandler stands in for the escalation engine: it logs each accepted
-// alert.
-func loggingHandler(log *zap.Logger) consumer.Handler {
-	log = log.With(zap.String("component", "engine"))
-	return consumer.HandlerFunc(func(_ context.Context, d consumer.Delivery) error {
-		log.Info("alert accepted", zap.String("alert", d.Event.ID), zap.String("status", string(d.Event.Status)),
-			zap.String("source", d.Source), zap.Uint64("seq", d.StreamSeq))
-		return nil
-	})
-}

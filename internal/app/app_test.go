@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -66,9 +68,39 @@ func (r *running) shutdown(t *testing.T) {
 	})
 }
 
+// testPolicy calls two Japanese numbers through an IoTCall rotation rule,
+// with Yemot as the fallback.
+const testPolicy = `name: db
+match:
+  labels: {team: db}
+people:
+  aiko: {phone: "+81 80-1234-5678"}
+  kenji: {phone: "+81 90-1111-2222"}
+steps:
+  - notify: [aiko, kenji]
+    strategy: rotation
+    via:
+      - iotcall: {rule: db-rotation}
+      - yemot: {ivr_path: "ivr2:/1/100", ring: 30s}
+    wait: 5m
+`
+
+func policyDir(t *testing.T, policies ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for i, p := range policies {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("p%d.yaml", i)), []byte(p), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
 func testConfig(t *testing.T, dataDir string) Config {
 	cfg := Defaults()
 	cfg.DataDir = dataDir
+	cfg.Policies = policyDir(t, testPolicy)
+	cfg.SimulateProviders = true
 	cfg.NATSListen = "127.0.0.1:0"
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.ShutdownGrace = 2 * time.Second

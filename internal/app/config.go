@@ -46,6 +46,15 @@ type Config struct {
 	DuplicateWindow time.Duration
 	// ShutdownGrace bounds how long in-flight work may take on shutdown.
 	ShutdownGrace time.Duration
+
+	// SimulateProviders runs the IoTCall, Yemot and CCAI simulators on
+	// loopback and calls them instead of the real providers.
+	SimulateProviders bool
+	// MaxCallsPerPersonPerHour caps the calls to one number in any hour
+	// (0: unlimited).
+	MaxCallsPerPersonPerHour int
+	// Getenv reads the providers' credentials and URLs (nil: os.Getenv).
+	Getenv func(string) string
 }
 
 // Defaults returns the configuration `escalator run` starts from.
@@ -60,6 +69,8 @@ func Defaults() Config {
 		MaxAlertSize:    64 << 10,
 		DuplicateWindow: 2 * time.Minute,
 		ShutdownGrace:   10 * time.Second,
+
+		MaxCallsPerPersonPerHour: 20,
 	}
 }
 
@@ -83,6 +94,12 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownGrace <= 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-grace must be positive, got %s", c.ShutdownGrace))
+	}
+	if c.MaxCallsPerPersonPerHour < 0 {
+		errs = append(errs, fmt.Errorf("--max-calls-per-person must not be negative, got %d", c.MaxCallsPerPersonPerHour))
+	}
+	if c.Policies == "" {
+		errs = append(errs, errors.New("--policies is required: the worker does not run without policies"))
 	}
 	if c.NATSURL == "" && (c.NATSCreds != "" || c.NATSNKey != "" || c.NATSUser != "" || c.NATSToken != "") {
 		errs = append(errs, errors.New("NATS client credentials need --nats-url (the embedded server has no auth)"))

@@ -40,5 +40,8 @@ func (a *App) routes(in *intake.Intake) http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
 	in.Register(mux)
+	if a.eng != nil {
+		a.eng.Register(mux)
+	}
 	return mux
 }

@@ -1,0 +1,166 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/escalator-oss/escalator/internal/engine"
+)
+
+// startEngineApp runs a worker whose alerts go to the engine.
+func startEngineApp(t *testing.T, cfg Config) *App {
+	t.Helper()
+	a, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	select {
+	case <-a.Started():
+	case err := <-done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(waitFor):
+		t.Fatal("not started")
+	}
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run returned %v", err)
+			}
+		case <-time.After(waitFor):
+			t.Error("shutdown took too long")
+		}
+	})
+	return a
+}
+
+func TestSimulatedProvidersEndToEnd(t *testing.T) {
+	a := startEngineApp(t, testConfig(t, t.TempDir()))
+	if a.Sims() == nil {
+		t.Fatal("no simulators with SimulateProviders")
+	}
+	nc, err := nats.Connect(a.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	events := make(chan engine.Outcome, 100)
+	sub, err := nc.Subscribe("escalations.>", func(m *nats.Msg) {
+		var o engine.Outcome
+		if err := json.Unmarshal(m.Data, &o); err != nil {
+			t.Errorf("outcome %s: %v", m.Data, err)
+			return
+		}
+		events <- o
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish("alerts.test", []byte(`{"id":"db-down","status":"firing","labels":{"team":"db"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	var dispatched engine.Outcome
+	for dispatched.Event == "" {
+		select {
+		case o := <-events:
+			seen = append(seen, o.Event)
+			if o.Event == engine.EventDispatched {
+				dispatched = o
+			}
+		case <-time.After(waitFor):
+			t.Fatalf("no dispatched event; saw %v", seen)
+		}
+	}
+	if seen[0] != engine.EventStarted {
+		t.Errorf("events %v: want started first", seen)
+	}
+	if dispatched.Provider != "iotcall" || dispatched.Policy != "db" || dispatched.AlertID != "db-down" {
+		t.Errorf("dispatched %+v: want iotcall, policy db, alert db-down", dispatched)
+	}
+	calls := a.Sims().IoTCall.Calls()
+	if len(calls) != 1 {
+		t.Fatalf("iotcall simulator calls %+v, want 1", calls)
+	}
+	if want := []string{"08012345678", "09011112222"}; calls[0].Rule != "db-rotation" || !slices.Equal(calls[0].Tels, want) {
+		t.Errorf("iotcall call %+v: want rule db-rotation ringing %v", calls[0], want)
+	}
+	var methods []string
+	for _, r := range a.Sims().IoTCall.Requests() {
+		methods = append(methods, r.Method+" "+r.Path)
+	}
+	if want := []string{"PUT /pattern/db-rotation/tel", "POST /pattern/db-rotation/call"}; !containsInOrder(methods, want) {
+		t.Errorf("iotcall requests %v: want %v", methods, want)
+	}
+	if n := len(a.Sims().Yemot.Campaigns()); n != 0 {
+		t.Errorf("yemot campaigns %d: the fallback ran although IoTCall answered", n)
+	}
+}
+
+func containsInOrder(got, want []string) bool {
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	return i == len(want)
+}
+
+func TestStartFailsWithUnconfiguredProvider(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.SimulateProviders = false
+	// Yemot is configured; IoTCall, which the policy uses first, is not.
+	cfg.Getenv = func(k string) string {
+		return map[string]string{"YEMOT_TOKEN": "0770000000:do-not-print"}[k]
+	}
+	a, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	err = a.Run(ctx)
+	if err == nil {
+		t.Fatal("started with a policy using an unconfigured provider")
+	}
+	msg := err.Error()
+	for _, want := range []string{"provider iotcall is not configured", "steps[0].via[0]"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("error %q lacks %q", msg, want)
+		}
+	}
+	if strings.Contains(msg, "do-not-print") {
+		t.Errorf("error %q shows the Yemot token", msg)
+	}
+	if strings.Contains(msg, "provider yemot") {
+		t.Errorf("error %q blames the configured Yemot", msg)
+	}
+}
+
+func TestStartFailsWithInvalidPolicies(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	cfg.Policies = policyDir(t, "name: broken\nsteps: []\n")
+	a, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.Run(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "start without valid policies") {
+		t.Fatalf("run with invalid policies: %v", err)
+	}
+}

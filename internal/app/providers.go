@@ -1,0 +1,159 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/dispatch/ccai"
+	"github.com/escalator-oss/escalator/internal/dispatch/ccai/ccaisim"
+	"github.com/escalator-oss/escalator/internal/dispatch/iotcall"
+	"github.com/escalator-oss/escalator/internal/dispatch/iotcall/iotcallsim"
+	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
+	"github.com/escalator-oss/escalator/internal/dispatch/yemot/yemotsim"
+	"github.com/escalator-oss/escalator/internal/kvlock"
+	"github.com/escalator-oss/escalator/internal/natsx"
+	"github.com/escalator-oss/escalator/internal/policy"
+)
+
+// Sims are the provider simulators of a worker run with SimulateProviders.
+type Sims struct {
+	IoTCall *iotcallsim.Server
+	Yemot   *yemotsim.Server
+	CCAI    *ccaisim.Server
+}
+
+// Close stops the three simulators.
+func (s *Sims) Close() {
+	s.IoTCall.Close()
+	s.Yemot.Close()
+	s.CCAI.Close()
+}
+
+// simIoTCallAuthCode is the simulated IoTCall account's AuthCode.
+const simIoTCallAuthCode = "sim-iotcall-auth-code"
+
+// startSims starts the simulators on loopback, with a rule for every IoTCall
+// rule key the policies use (its call type from the step's strategy), every
+// CCAI agent available and every CCAI menu open.
+func startSims(set *policy.Set, log *zap.Logger) *Sims {
+	s := &Sims{
+		IoTCall: iotcallsim.NewServer(simIoTCallAuthCode),
+		Yemot:   yemotsim.New(yemotsim.Config{}),
+		CCAI:    ccaisim.New(ccaisim.Config{}),
+	}
+	types := map[string]iotcallsim.RuleType{}
+	for _, p := range set.Policies {
+		for _, st := range p.Steps {
+			for _, v := range st.Via {
+				switch {
+				case v.IoTCall != nil:
+					typ := ruleType(st)
+					if old, ok := types[v.IoTCall.Rule]; ok && old != typ {
+						log.Warn("simulated IoTCall rule used with two call types; the last one wins",
+							zap.String("rule", v.IoTCall.Rule))
+					}
+					types[v.IoTCall.Rule] = typ
+				case v.CCAI != nil:
+					for _, a := range v.CCAI.Agents {
+						s.CCAI.SetAgent(a, ccaisim.Available)
+					}
+					if v.CCAI.MenuID > 0 {
+						s.CCAI.SetMenu(v.CCAI.MenuID, "ivr_menu", ccaisim.MenuOpen)
+					}
+				}
+			}
+		}
+	}
+	for rule, typ := range types {
+		s.IoTCall.AddRule(rule, typ)
+	}
+	return s
+}
+
+// ruleType is the IoTCall call type a step's strategy needs.
+func ruleType(st policy.Step) iotcallsim.RuleType {
+	switch st.Strategy {
+	case policy.Broadcast:
+		if st.StopOnAnswer {
+			return iotcallsim.BroadcastStopOnAnswer
+		}
+		return iotcallsim.Broadcast
+	case policy.Rotation:
+		if st.PassOn {
+			return iotcallsim.RotationPassOn
+		}
+		return iotcallsim.Rotation
+	}
+	return iotcallsim.Normal
+}
+
+// env is the simulators' account, as the environment would give it.
+func (s *Sims) env() dispatch.Env {
+	ids, _ := dispatch.ParseCountryIDs("")
+	return dispatch.Env{
+		IoTCallAuthCode: dispatch.Secret(simIoTCallAuthCode), IoTCallBaseURL: s.IoTCall.URL(), IoTCallCountryIDs: ids,
+		YemotToken: dispatch.Secret(s.Yemot.Token()), YemotBaseURL: s.Yemot.URL(),
+		CCAICompanyKey: "sim-key", CCAICompanySecret: "sim-secret", CCAIBaseURL: s.CCAI.URL(),
+	}
+}
+
+// providerEnv reads the providers' configuration from the environment.
+func (c Config) providerEnv() (dispatch.Env, error) {
+	getenv := c.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	return dispatch.LoadEnv(getenv)
+}
+
+// configured says which providers env can call, keyed by provider name.
+func configured(env dispatch.Env) map[string]bool {
+	return map[string]bool{
+		dispatch.IoTCall: env.Configured(dispatch.IoTCall),
+		dispatch.Yemot:   env.Configured(dispatch.Yemot),
+		dispatch.CCAI:    env.Configured(dispatch.CCAI),
+	}
+}
+
+// buildProviders makes a client for every configured provider. IoTCall's
+// rule lists are locked through a JetStream KV bucket, across replicas.
+func buildProviders(ctx context.Context, env dispatch.Env, js jetstream.JetStream, log *zap.Logger) (map[string]dispatch.Provider, error) {
+	out := map[string]dispatch.Provider{}
+	if env.Configured(dispatch.IoTCall) {
+		locker, err := kvlock.New(ctx, js, kvlock.Config{Bucket: natsx.BucketLocks, Logger: log})
+		if err != nil {
+			return nil, err
+		}
+		c, err := iotcall.New(iotcall.Config{BaseURL: env.IoTCallBaseURL, AuthCode: env.IoTCallAuthCode.Reveal(),
+			CountryIDs: env.IoTCallCountryIDs, Locker: locker, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("configure iotcall: %w", err)
+		}
+		out[dispatch.IoTCall] = c
+	}
+	if env.Configured(dispatch.Yemot) {
+		cfg := yemot.Config{BaseURL: env.YemotBaseURL, Token: env.YemotToken.Reveal(), Logger: log}
+		if cfg.Token == "" {
+			cfg.Username, cfg.Password = env.YemotUsername, env.YemotPassword.Reveal()
+		}
+		c, err := yemot.New(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("configure yemot: %w", err)
+		}
+		out[dispatch.Yemot] = c.Provider()
+	}
+	if env.Configured(dispatch.CCAI) {
+		c, err := ccai.New(ccai.Config{BaseURL: env.CCAIBaseURL, CompanyKey: env.CCAICompanyKey.Reveal(),
+			CompanySecret: env.CCAICompanySecret.Reveal(), Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("configure ccai: %w", err)
+		}
+		out[dispatch.CCAI] = c.Provider()
+	}
+	return out, nil
+}
