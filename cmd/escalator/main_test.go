@@ -78,7 +78,8 @@ func TestSIGTERM(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(bin, "run", "--data-dir", dir, "--nats-listen", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--policies", dir)
+	cmd := exec.Command(bin, "run", "--data-dir", dir, "--nats-listen", "127.0.0.1:0", "--http-addr", "127.0.0.1:0",
+		"--policies", "../../policies", "--simulate-providers")
 	cmd.Env = append(os.Environ(), "ESCALATOR_LOG_FORMAT=json")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

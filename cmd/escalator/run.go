@@ -28,6 +28,12 @@ Examples:
   escalator run
   escalator run --log-format console --http-addr :8080
   ESCALATOR_NATS_URL=nats://nats:4222 escalator run --replicas 3
+  escalator run --simulate-providers --policies ./my-policies
+
+Provider credentials come from the environment: IOTCALL_AUTH_CODE,
+YEMOT_TOKEN (or YEMOT_USERNAME and YEMOT_PASSWORD), CCAI_COMPANY_KEY and
+CCAI_COMPANY_SECRET with CCAI_BASE_URL (each also as <NAME>_FILE). A policy
+that uses a provider not configured stops the worker at start.
 
 Flags:
 `
@@ -56,6 +62,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.IntVar(&cfg.MaxAlertSize, "max-alert-size", cfg.MaxAlertSize, "largest alert event accepted, in `bytes`")
 	fs.DurationVar(&cfg.DuplicateWindow, "duplicate-window", cfg.DuplicateWindow, "how long a retried alert is recognised as a duplicate")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight work may take to finish on SIGINT/SIGTERM")
+	fs.BoolVar(&cfg.SimulateProviders, "simulate-providers", false, "call loopback simulators of IoTCall, Yemot and CCAI instead of the real providers (no real calls)")
+	fs.IntVar(&cfg.MaxCallsPerPersonPerHour, "max-calls-per-person", cfg.MaxCallsPerPersonPerHour, "most calls to one number in any hour; 0 for no cap")
 	fs.StringVar(&logFormat, "log-format", "json", "log format: json or console")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	for flagName, env := range map[string]string{
@@ -66,6 +74,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		"replicas": "ESCALATOR_REPLICAS", "http-addr": "ESCALATOR_HTTP_ADDR", "http-token": "ESCALATOR_HTTP_TOKEN",
 		"policies": "ESCALATOR_POLICIES", "workers": "ESCALATOR_WORKERS", "max-alert-size": "ESCALATOR_MAX_ALERT_SIZE",
 		"duplicate-window": "ESCALATOR_DUPLICATE_WINDOW", "shutdown-grace": "ESCALATOR_SHUTDOWN_GRACE",
+		"simulate-providers": "ESCALATOR_SIMULATE_PROVIDERS", "max-calls-per-person": "ESCALATOR_MAX_CALLS_PER_PERSON",
 		"log-format": "ESCALATOR_LOG_FORMAT", "log-level": "ESCALATOR_LOG_LEVEL",
 	} {
 		fs.bind(flagName, env)
@@ -91,6 +100,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
+	cfg.Getenv = getenv
 	a, err := app.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "escalator run: %v\n", err)
