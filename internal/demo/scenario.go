@@ -1,0 +1,149 @@
+package demo
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/engine"
+)
+
+// The sample alerts.
+const (
+	dbAlert  = "db-primary-down"
+	payAlert = "checkout-errors"
+)
+
+// run is the scripted scenario; it returns once the last expected outcome
+// was seen.
+func (s *script) run(ctx context.Context) error {
+	s.say("escalator demo: an embedded NATS server, simulated IoTCall, Yemot and CCAI on loopback;")
+	s.say("no real phone calls are placed. Policies: database-demo, payments-demo.\n")
+
+	s.say("== 1. The primary database goes down (team=db)")
+	if err := s.publish(ctx, map[string]any{"id": dbAlert, "status": "firing", "severity": "critical",
+		"summary": "Primary database is down", "labels": map[string]string{"team": "db", "cluster": "tokyo-1"}}); err != nil {
+		return err
+	}
+	if _, err := s.await(ctx, "the escalation to start", dbAlert, is(engine.EventStarted)); err != nil {
+		return err
+	}
+	if _, err := s.await(ctx, "step 1's call", dbAlert, dispatchedAt(0)); err != nil {
+		return err
+	}
+	s.say("   nobody acknowledges within the step's wait (2s)...")
+	if _, err := s.await(ctx, "step 2's rotation", dbAlert, dispatchedAt(1)); err != nil {
+		return err
+	}
+	s.say("   kenji picks up and acknowledges")
+	if err := s.publish(ctx, map[string]any{"id": dbAlert, "status": "acknowledged", "by": "kenji"}); err != nil {
+		return err
+	}
+	if _, err := s.await(ctx, "the acknowledgement", dbAlert, is(engine.EventAcknowledged)); err != nil {
+		return err
+	}
+	s.say("   the database is back")
+	if err := s.publish(ctx, map[string]any{"id": dbAlert, "status": "resolved"}); err != nil {
+		return err
+	}
+	if _, err := s.await(ctx, "the resolution", dbAlert, is(engine.EventResolved)); err != nil {
+		return err
+	}
+
+	s.say("\n== 2. IoTCall has an outage (the simulator answers 503), then checkout fails (team=payments)")
+	s.a.Sims().IoTCall.FailNext(100, http.StatusServiceUnavailable)
+	if err := s.publish(ctx, map[string]any{"id": payAlert, "status": "firing", "severity": "critical",
+		"summary": "Checkout error rate above 5%", "labels": map[string]string{"team": "payments"}}); err != nil {
+		return err
+	}
+	if _, err := s.await(ctx, "the fallback to Yemot", payAlert, is(engine.EventFallback)); err != nil {
+		return err
+	}
+	if _, err := s.await(ctx, "the Yemot broadcast", payAlert, func(o engine.Outcome) bool {
+		return o.Event == engine.EventDispatched && o.Provider == dispatch.Yemot
+	}); err != nil {
+		return err
+	}
+	s.say("   checkout recovers")
+	if err := s.publish(ctx, map[string]any{"id": payAlert, "status": "resolved"}); err != nil {
+		return err
+	}
+	if _, err := s.await(ctx, "the resolution", payAlert, is(engine.EventResolved)); err != nil {
+		return err
+	}
+	s.say("\ndemo complete: every call above reached a simulator, never a real phone.")
+	return nil
+}
+
+func dispatchedAt(step int) func(engine.Outcome) bool {
+	return func(o engine.Outcome) bool { return o.Event == engine.EventDispatched && o.Step == step }
+}
+
+func (s *script) say(format string, args ...any) { fmt.Fprintf(s.out, format+"\n", args...) }
+
+// narrate prints one outcome, and for a call what the simulator rang.
+func (s *script) narrate(o engine.Outcome) {
+	step := fmt.Sprintf("step %d", o.Step+1)
+	switch o.Event {
+	case engine.EventStarted:
+		s.say("   [%s] matched policy %s: escalation %s started", o.AlertID, o.Policy, o.EscalationID)
+	case engine.EventDispatched:
+		s.say("   [%s] %s: called via %s: %s%s", o.AlertID, step, o.Provider, people(o.People), ref(o))
+		s.rang(o.Provider)
+	case engine.EventDispatchFailed:
+		s.say("   [%s] %s: %s failed: %s", o.AlertID, step, o.Provider, o.Error)
+	case engine.EventFallback:
+		s.say("   [%s] %s: falling back from %s to %s for %s", o.AlertID, step, o.Provider, o.Next, people(o.People))
+	case engine.EventAcknowledged:
+		s.say("   [%s] acknowledged by %s: no further steps", o.AlertID, orSomeone(o.By))
+	case engine.EventResolved:
+		s.say("   [%s] resolved: escalation %s is over", o.AlertID, o.EscalationID)
+	case engine.EventUnmatched:
+		s.say("   [%s] matched no policy", o.AlertID)
+	default:
+		s.say("   [%s] %s %s %s", o.AlertID, o.Event, step, o.Reason)
+	}
+}
+
+// rang prints the calls the provider's simulator recorded since last time.
+func (s *script) rang(provider string) {
+	sims := s.a.Sims()
+	switch provider {
+	case dispatch.IoTCall:
+		calls := sims.IoTCall.Calls()
+		for _, c := range calls[min(s.iotcallSeen, len(calls)):] {
+			s.say("      IoTCall simulator: rule %s rang %s", c.Rule, strings.Join(c.Tels, ", "))
+		}
+		s.iotcallSeen = len(calls)
+	case dispatch.Yemot:
+		cs := sims.Yemot.Campaigns()
+		for _, c := range cs[min(s.yemotSeen, len(cs)):] {
+			s.say("      Yemot simulator: campaign %s dialled %s", c.ID, strings.Join(c.Phones, ", "))
+		}
+		s.yemotSeen = len(cs)
+	}
+}
+
+func people(ps []dispatch.Person) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = p.Name + " (" + p.Phone + ")"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func ref(o engine.Outcome) string {
+	if o.Reference == "" {
+		return ""
+	}
+	return " [ref " + o.Reference + "]"
+}
+
+func orSomeone(by string) string {
+	if by == "" {
+		return "someone"
+	}
+	return by
+}
