@@ -3,8 +3,12 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -108,6 +112,94 @@ func TestSimulatedProvidersEndToEnd(t *testing.T) {
 	}
 	if n := len(a.Sims().Yemot.Campaigns()); n != 0 {
 		t.Errorf("yemot campaigns %d: the fallback ran although IoTCall answered", n)
+	}
+	// The engine's read API is routed (its content is the engine's test).
+	if code, body := get(t, "http://"+a.HTTPAddr()+"/v1/escalations"); code == http.StatusNotFound {
+		t.Errorf("GET /v1/escalations: 404 %s", body)
+	}
+}
+
+// subscribeOutcomes delivers the outcome events published from now on.
+func subscribeOutcomes(t *testing.T, a *App) (*nats.Conn, <-chan engine.Outcome) {
+	t.Helper()
+	nc, err := nats.Connect(a.NATSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	events := make(chan engine.Outcome, 100)
+	if _, err := nc.Subscribe("escalations.>", func(m *nats.Msg) {
+		var o engine.Outcome
+		if err := json.Unmarshal(m.Data, &o); err == nil {
+			events <- o
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return nc, events
+}
+
+func TestReloadOnSIGHUP(t *testing.T) {
+	cfg := testConfig(t, t.TempDir())
+	a := startEngineApp(t, cfg)
+	web := `name: web
+match:
+  labels: {team: web}
+people:
+  mira: {phone: "+972 52-234-5678"}
+steps:
+  - notify: [mira]
+    strategy: single
+    via:
+      - yemot: {ivr_path: "ivr2:/9"}
+    wait: 5m
+`
+	if err := os.WriteFile(filepath.Join(cfg.Policies, "web.yaml"), []byte(web), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(waitFor)
+	for {
+		if _, body := get(t, "http://"+a.HTTPAddr()+"/metrics"); strings.Contains(body, "escalator_policies_loaded 2") {
+			break
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatal("the new policy was not loaded after SIGHUP")
+		}
+	}
+	nc, events := subscribeOutcomes(t, a)
+	if err := nc.Publish("alerts.test", []byte(`{"id":"web-down","status":"firing","labels":{"team":"web"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		select {
+		case o := <-events:
+			if o.Event == engine.EventUnmatched {
+				t.Fatalf("alert unmatched after reload: %+v", o)
+			}
+			if o.Event != engine.EventDispatched {
+				continue
+			}
+			if o.Policy != "web" || o.Provider != "yemot" {
+				t.Fatalf("dispatched %+v: want policy web via yemot", o)
+			}
+			cs := a.Sims().Yemot.Campaigns()
+			if len(cs) != 1 || !slices.Equal(cs[0].Phones, []string{"0522345678"}) {
+				t.Fatalf("yemot campaigns %+v: want one to 0522345678", cs)
+			}
+			return
+		case <-deadline:
+			t.Fatal("no dispatch for the reloaded policy")
+		}
 	}
 }
 
