@@ -30,7 +30,11 @@ func (a *App) startEngine(ctx context.Context, js jetstream.JetStream, env dispa
 	if err != nil {
 		return err
 	}
-	a.eng, err = engine.New(ctx, engine.Config{JS: js, Policies: store.Current, Dispatcher: disp,
+	policies := store.Current
+	if a.sims != nil {
+		policies = a.sims.follow(store.Current)
+	}
+	a.eng, err = engine.New(ctx, engine.Config{JS: js, Policies: policies, Dispatcher: disp,
 		Logger: a.log, Registerer: a.reg})
 	return err
 }

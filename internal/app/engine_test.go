@@ -149,12 +149,12 @@ func TestReloadOnSIGHUP(t *testing.T) {
 match:
   labels: {team: web}
 people:
-  mira: {phone: "+972 52-234-5678"}
+  mira: {phone: "+81 80-9999-0000"}
 steps:
   - notify: [mira]
     strategy: single
     via:
-      - yemot: {ivr_path: "ivr2:/9"}
+      - iotcall: {rule: web-oncall}
     wait: 5m
 `
 	if err := os.WriteFile(filepath.Join(cfg.Policies, "web.yaml"), []byte(web), 0o600); err != nil {
@@ -189,12 +189,13 @@ steps:
 			if o.Event != engine.EventDispatched {
 				continue
 			}
-			if o.Policy != "web" || o.Provider != "yemot" {
-				t.Fatalf("dispatched %+v: want policy web via yemot", o)
+			// The simulator learnt the new policy's rule on reload.
+			if o.Policy != "web" || o.Provider != "iotcall" {
+				t.Fatalf("dispatched %+v: want policy web via iotcall", o)
 			}
-			cs := a.Sims().Yemot.Campaigns()
-			if len(cs) != 1 || !slices.Equal(cs[0].Phones, []string{"0522345678"}) {
-				t.Fatalf("yemot campaigns %+v: want one to 0522345678", cs)
+			cs := a.Sims().IoTCall.Calls()
+			if len(cs) != 1 || cs[0].Rule != "web-oncall" || !slices.Equal(cs[0].Tels, []string{"08099990000"}) {
+				t.Fatalf("iotcall calls %+v: want rule web-oncall ringing 08099990000", cs)
 			}
 			return
 		case <-deadline:

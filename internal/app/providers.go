@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -25,6 +26,11 @@ type Sims struct {
 	IoTCall *iotcallsim.Server
 	Yemot   *yemotsim.Server
 	CCAI    *ccaisim.Server
+
+	mu    sync.Mutex
+	last  *policy.Set
+	rules map[string]iotcallsim.RuleType
+	log   *zap.Logger
 }
 
 // Close stops the three simulators.
@@ -45,7 +51,35 @@ func startSims(set *policy.Set, log *zap.Logger) *Sims {
 		IoTCall: iotcallsim.NewServer(simIoTCallAuthCode),
 		Yemot:   yemotsim.New(yemotsim.Config{}),
 		CCAI:    ccaisim.New(ccaisim.Config{}),
+		rules:   map[string]iotcallsim.RuleType{},
+		log:     log,
 	}
+	s.configure(set)
+	return s
+}
+
+// follow returns current, teaching the simulators the rules, agents and
+// menus of policies loaded later (a reload), so that they exist there too.
+func (s *Sims) follow(current func() *policy.Set) func() *policy.Set {
+	return func() *policy.Set {
+		set := current()
+		s.mu.Lock()
+		changed := set != nil && set != s.last
+		s.mu.Unlock()
+		if changed {
+			s.configure(set)
+		}
+		return set
+	}
+}
+
+// configure adds what set uses and the simulators lack; existing IoTCall
+// rules keep their number lists.
+func (s *Sims) configure(set *policy.Set) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.last = set
+	log := s.log
 	types := map[string]iotcallsim.RuleType{}
 	for _, p := range set.Policies {
 		for _, st := range p.Steps {
@@ -70,9 +104,11 @@ func startSims(set *policy.Set, log *zap.Logger) *Sims {
 		}
 	}
 	for rule, typ := range types {
-		s.IoTCall.AddRule(rule, typ)
+		if old, ok := s.rules[rule]; !ok || old != typ {
+			s.IoTCall.AddRule(rule, typ)
+			s.rules[rule] = typ
+		}
 	}
-	return s
 }
 
 // ruleType is the IoTCall call type a step's strategy needs.
