@@ -42,6 +42,9 @@ type Config struct {
 	// PublishRetryFor bounds the retries of one outcome publish (default 2m);
 	// past it the event is redelivered and the publish tried again.
 	PublishRetryFor time.Duration
+	// LeaseMargin is added to a step's wait for the lease on a started
+	// step: past it, another worker takes the step over (default 1m).
+	LeaseMargin time.Duration
 }
 
 // Engine is the escalation engine. It implements consumer.Handler (alerts)
@@ -68,6 +71,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
+	}
+	if cfg.LeaseMargin <= 0 {
+		cfg.LeaseMargin = time.Minute
 	}
 	if cfg.PublishRetryFor <= 0 {
 		cfg.PublishRetryFor = 2 * time.Minute

@@ -137,7 +137,8 @@ func (r *rig) startWorker(t *testing.T, d Dispatcher) *worker {
 		d = r.dispatcher(t)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	eng, err := New(ctx, Config{JS: js, Policies: func() *policy.Set { return r.set }, Dispatcher: d, PublishRetryFor: 5 * time.Second})
+	eng, err := New(ctx, Config{JS: js, Policies: func() *policy.Set { return r.set }, Dispatcher: d, PublishRetryFor: 5 * time.Second,
+		LeaseMargin: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,5 +293,78 @@ func TestUnmatched(t *testing.T) {
 	o := r.expect("unmatched 0")[0]
 	if o.AlertID != "web down/1" {
 		t.Fatalf("unmatched %+v", o)
+	}
+}
+
+// dying is a dispatcher that "dies" on its first call: it never returns, as
+// a worker killed between recording a step and recording its result.
+type dying struct{ entered chan struct{} }
+
+func (d dying) Dispatch(ctx context.Context, _ dispatch.Request, _ []dispatch.Via, _ time.Duration, _ func(dispatch.Report)) dispatch.Outcome {
+	close(d.entered)
+	<-ctx.Done() // only when the test ends and cancels everything
+	return dispatch.Outcome{}
+}
+
+func TestCrashBetweenIntentAndResult(t *testing.T) {
+	r := newRig(t)
+	d := dying{entered: make(chan struct{})}
+	a := r.startWorker(t, d)
+	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
+	r.expect("started 0")
+	select {
+	case <-d.entered:
+	case <-time.After(waitFor):
+		t.Fatal("worker A never dispatched")
+	}
+	// Kill A: its connection goes, so its wake-up is redelivered and its
+	// acks never arrive. (Its stuck goroutine stays behind, as a dead process would.)
+	a.nc.Close()
+	r.startWorker(t, nil)
+	got := r.expect("dispatched 0", "dispatched 1", "exhausted 1")
+	if !got[0].InDoubt {
+		t.Fatalf("re-run step not marked in doubt: %+v", got[0])
+	}
+	if got[1].InDoubt {
+		t.Fatalf("step 2 marked in doubt: %+v", got[1])
+	}
+	if calls := r.iot.Calls(); len(calls) != 2 {
+		t.Fatalf("IoTCall rang %d times, want 2", len(calls))
+	}
+}
+
+func TestTwoWorkersRunEachStepOnce(t *testing.T) {
+	r := newRig(t)
+	r.startWorker(t, nil)
+	r.startWorker(t, nil)
+	const n = 20
+	for i := range n {
+		r.publish("alerts.prometheus", fmt.Sprintf(`{"id":"a-%d","status":"firing","labels":{"team":"db","cluster":"c%d"}}`, i, i))
+	}
+	dispatched := map[string]int{}
+	exhausted := 0
+	for exhausted < n {
+		select {
+		case o := <-r.events:
+			switch o.Event {
+			case EventDispatched:
+				dispatched[fmt.Sprintf("%s/%d", o.EscalationID, o.Step)]++
+			case EventExhausted:
+				exhausted++
+			}
+		case <-time.After(waitFor):
+			t.Fatalf("exhausted %d of %d", exhausted, n)
+		}
+	}
+	if len(dispatched) != 2*n {
+		t.Fatalf("%d steps dispatched, want %d", len(dispatched), 2*n)
+	}
+	for k, c := range dispatched {
+		if c != 1 {
+			t.Errorf("step %s dispatched %d times", k, c)
+		}
+	}
+	if calls := r.iot.Calls(); len(calls) != 2*n {
+		t.Fatalf("IoTCall rang %d times, want %d", len(calls), 2*n)
 	}
 }

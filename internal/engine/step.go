@@ -19,9 +19,6 @@ func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 // wake-up is tried again later (and takes over if that worker dies).
 var errBusy = errors.New("step being placed by another worker")
 
-// leaseMargin is added to a step's wait for the lease on its intent.
-const leaseMargin = time.Minute
-
 // runIntent places the calls of the recorded intent and records the result.
 // It marks the intent started (with a lease) before calling anyone; an
 // intent found started whose lease ran out means a worker died between
@@ -37,7 +34,7 @@ func (e *Engine) runIntent(ctx context.Context, esc *Escalation, rev uint64) err
 		inDoubt = true
 		in.Redone++
 	}
-	in.Started, in.Owner, in.LeaseUntil = true, e.owner, now.Add(in.Run.Wait+leaseMargin)
+	in.Started, in.Owner, in.LeaseUntil = true, e.owner, now.Add(in.Run.Wait+e.cfg.LeaseMargin)
 	if _, err := e.st.save(ctx, esc, rev); err != nil {
 		return err // a conflict is retried by redelivery
 	}
