@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -366,5 +368,50 @@ func TestTwoWorkersRunEachStepOnce(t *testing.T) {
 	}
 	if calls := r.iot.Calls(); len(calls) != 2*n {
 		t.Fatalf("IoTCall rang %d times, want %d", len(calls), 2*n)
+	}
+}
+
+func TestEscalationsAPI(t *testing.T) {
+	r := newRigWith(t, strings.ReplaceAll(testPolicy, "wait: 1s", "wait: 1m"))
+	w := r.startWorker(t, nil)
+	mux := http.NewServeMux()
+	w.eng.Register(mux)
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
+	id := r.expect("started 0", "dispatched 0")[0].EscalationID
+
+	var list struct{ Escalations []Summary }
+	getJSON(t, srv.URL+"/v1/escalations", &list)
+	if len(list.Escalations) != 1 || list.Escalations[0].ID != id || list.Escalations[0].Step != 0 || list.Escalations[0].NextAt.IsZero() {
+		t.Fatalf("list %+v", list)
+	}
+	var one struct {
+		Timeline   []Outcome
+		Escalation Summary
+	}
+	getJSON(t, srv.URL+"/v1/escalations/"+id, &one)
+	if len(one.Timeline) != 2 || one.Timeline[0].Event != EventStarted || one.Timeline[1].Event != EventDispatched || one.Escalation.ID != id {
+		t.Fatalf("escalation %+v", one)
+	}
+	resp, err := http.Get(srv.URL + "/v1/escalations/nope")
+	if err != nil || resp.StatusCode != 404 {
+		t.Fatalf("unknown id: %v %v", err, resp.StatusCode)
+	}
+	resp.Body.Close()
+}
+
+func getJSON(t *testing.T, url string, v any) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
 	}
 }
