@@ -139,6 +139,7 @@ func TestEnvNeverPrintsSecrets(t *testing.T) {
 	}
 	outputs := map[string]string{
 		"%v": fmt.Sprintf("%v", e), "%+v": fmt.Sprintf("%+v", e), "%#v": fmt.Sprintf("%#v", e),
+		//lint:ignore S1025 the test checks the %s verb itself
 		"%s": fmt.Sprintf("%s", e), "json": string(js), "zap": strings.Join(logged, " "),
 		"field %v": fmt.Sprintf("%v %+v %#v", e.IoTCallAuthCode, e.CCAICompanySecret, e.YemotPassword),
 	}
