@@ -117,6 +117,10 @@ func TestAccepted(t *testing.T) {
 	if string(d.Event.Extra["team"]) != `"dba"` {
 		t.Fatalf("unknown field not kept: %v", d.Event.Extra)
 	}
+	// The counter moves after the handler returns: handle one more event
+	// (one worker: in order) so the first is fully done.
+	h.publish(t, "alerts.other", `{"id":"sentinel","status":"firing"}`)
+	h.next(t)
 	if got := testutil.ToFloat64(h.m.Accepted.WithLabelValues("prometheus")); got != 1 {
 		t.Fatalf("accepted = %v, want 1", got)
 	}
