@@ -102,21 +102,7 @@ func (t *Timers) process(ctx context.Context, j job) {
 	}
 	subj := msg.Subject()
 	w := Wakeup{Subject: subj, Key: subj[strings.LastIndexByte(subj, '.')+1:], Data: msg.Data(), NumDelivered: meta.NumDelivered}
-	done := make(chan struct{})
-	go func() {
-		tk := time.NewTicker(t.ackWait / 3)
-		defer tk.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tk.C:
-				_ = msg.InProgress()
-			}
-		}
-	}()
-	err = t.cfg.Handler.HandleWakeup(ctx, w)
-	close(done)
+	err = inProgress(msg, t.ackWait, func() error { return t.cfg.Handler.HandleWakeup(ctx, w) })
 	if err != nil {
 		delay := t.cfg.RedeliveryDelay(meta.NumDelivered)
 		t.log.Warn("wake-up failed: redelivering", zap.String("key", w.Key), zap.Error(err),

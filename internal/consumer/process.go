@@ -86,13 +86,18 @@ func (c *Consumer) process(ctx context.Context, j job) {
 	c.ack(log, msg)
 }
 
-// handle runs the handler, telling JetStream the event is still in progress
-// while it runs, so a slow handler is not redelivered meanwhile.
+// handle runs the handler while telling JetStream the event is in progress.
 func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg, d Delivery) error {
+	return inProgress(msg, c.ackWait, func() error { return c.cfg.Handler.HandleAlert(ctx, d) })
+}
+
+// inProgress runs f, telling JetStream every third of the ack wait that msg
+// is still being worked on, so slow work is not redelivered meanwhile.
+func inProgress(msg jetstream.Msg, ackWait time.Duration, f func() error) error {
 	done := make(chan struct{})
 	defer close(done)
 	go func() {
-		t := time.NewTicker(c.ackWait / 3)
+		t := time.NewTicker(ackWait / 3)
 		defer t.Stop()
 		for {
 			select {
@@ -103,7 +108,7 @@ func (c *Consumer) handle(ctx context.Context, msg jetstream.Msg, d Delivery) er
 			}
 		}
 	}()
-	return c.cfg.Handler.HandleAlert(ctx, d)
+	return f()
 }
 
 func (c *Consumer) ack(log *zap.Logger, msg jetstream.Msg) {
