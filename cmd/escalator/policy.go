@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/escalator-oss/escalator/internal/alert"
+	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/policycmd"
 )
 
@@ -85,7 +85,12 @@ func policyCheck(args []string, stdout, stderr io.Writer) int {
 	if len(paths) == 0 {
 		paths = []string{defaultPolicies()}
 	}
-	err := policycmd.Check(stdout, policycmd.CheckOptions{Paths: paths, Strict: *strict, Configured: configuredProviders(os.Getenv)})
+	configured, ids, err := providerEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "escalator policy check: %v\n", err)
+		return 2
+	}
+	err = policycmd.Check(stdout, policycmd.CheckOptions{Paths: paths, Strict: *strict, Configured: configured, IoTCallCountryIDs: ids})
 	switch {
 	case errors.Is(err, policycmd.ErrInvalid):
 		return 1
@@ -125,8 +130,13 @@ func policySimulate(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
+	_, ids, err := providerEnv(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "escalator policy simulate: %v\n", err)
+		return 2
+	}
 	err = policycmd.Simulate(stdout, policycmd.SimulateOptions{Paths: []string{*dir}, Alert: ev, At: start,
-		AckedAfter: *acked, Format: *format})
+		AckedAfter: *acked, Format: *format, IoTCallCountryIDs: ids})
 	if err != nil {
 		if !errors.Is(err, policycmd.ErrNoMatch) {
 			fmt.Fprintf(stderr, "escalator policy simulate: %v\n", err)
@@ -161,24 +171,17 @@ func flagExit(err error) int {
 	return 2
 }
 
-// configuredProviders says which providers have credentials in the
-// environment, for policy check --strict. It reads only whether variables
-// are set, never their values into output. The lead may swap it for the
-// worker's real configuration.
-func configuredProviders(getenv func(string) string) map[string]bool {
-	set := func(names ...string) bool {
-		for _, n := range names {
-			if strings.TrimSpace(getenv(n)) != "" {
-				return true
-			}
-		}
-		return false
+// providerEnv reads the providers' configuration as the worker does: which
+// are configured (for --strict) and the IoTCall country ids. Only whether
+// secrets are set is used, never their values.
+func providerEnv(getenv func(string) string) (map[string]bool, map[int]int, error) {
+	env, err := dispatch.LoadEnv(getenv)
+	if err != nil {
+		return nil, nil, err
 	}
-	return map[string]bool{
-		"iotcall": set("IOTCALL_AUTH_CODE", "IOTCALL_AUTH_CODE_FILE"),
-		"yemot": set("YEMOT_TOKEN", "YEMOT_TOKEN_FILE") ||
-			(set("YEMOT_USERNAME") && set("YEMOT_PASSWORD", "YEMOT_PASSWORD_FILE")),
-		"ccai": set("CCAI_COMPANY_KEY", "CCAI_COMPANY_KEY_FILE") &&
-			set("CCAI_COMPANY_SECRET", "CCAI_COMPANY_SECRET_FILE") && set("CCAI_BASE_URL"),
+	configured := map[string]bool{}
+	for _, p := range []string{dispatch.IoTCall, dispatch.Yemot, dispatch.CCAI} {
+		configured[p] = env.Configured(p)
 	}
+	return configured, env.IoTCallCountryIDs, nil
 }

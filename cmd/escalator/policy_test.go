@@ -10,26 +10,39 @@ import (
 )
 
 func TestConfiguredProviders(t *testing.T) {
+	secretFile := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secretFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		env  map[string]string
 		want map[string]bool
 	}{
 		{"none", nil, map[string]bool{"iotcall": false, "yemot": false, "ccai": false}},
-		{"iotcall file, yemot token", map[string]string{"IOTCALL_AUTH_CODE_FILE": "/run/secrets/x", "YEMOT_TOKEN": "t"},
+		{"iotcall file, yemot token", map[string]string{"IOTCALL_AUTH_CODE_FILE": secretFile, "YEMOT_TOKEN": "t"},
 			map[string]bool{"iotcall": true, "yemot": true, "ccai": false}},
-		{"yemot needs username and password", map[string]string{"YEMOT_USERNAME": "077"},
-			map[string]bool{"iotcall": false, "yemot": false, "ccai": false}},
-		{"yemot login", map[string]string{"YEMOT_USERNAME": "077", "YEMOT_PASSWORD_FILE": "/p"},
+		{"yemot login", map[string]string{"YEMOT_USERNAME": "077", "YEMOT_PASSWORD_FILE": secretFile},
 			map[string]bool{"iotcall": false, "yemot": true, "ccai": false}},
 		{"ccai needs all three", map[string]string{"CCAI_COMPANY_KEY": "k", "CCAI_COMPANY_SECRET": "s"},
 			map[string]bool{"iotcall": false, "yemot": false, "ccai": false}},
-		{"ccai", map[string]string{"CCAI_COMPANY_KEY": "k", "CCAI_COMPANY_SECRET_FILE": "/s", "CCAI_BASE_URL": "https://x.example"},
+		{"ccai", map[string]string{"CCAI_COMPANY_KEY": "k", "CCAI_COMPANY_SECRET_FILE": secretFile, "CCAI_BASE_URL": "https://x.example"},
 			map[string]bool{"iotcall": false, "yemot": false, "ccai": true}},
+	}
+	// Half a Yemot login is a mistake to point out, not "not configured".
+	if _, _, err := providerEnv(func(k string) string { return map[string]string{"YEMOT_USERNAME": "077"}[k] }); err == nil ||
+		!strings.Contains(err.Error(), "YEMOT_USERNAME and YEMOT_PASSWORD must be set together") {
+		t.Errorf("username without password: %v", err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := configuredProviders(func(k string) string { return tt.env[k] })
+			got, ids, err := providerEnv(func(k string) string { return tt.env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ids[81] != 1 {
+				t.Errorf("IoTCall country ids %v, want Japan = 1 by default", ids)
+			}
 			for k, v := range tt.want {
 				if got[k] != v {
 					t.Errorf("%s configured = %v, want %v", k, got[k], v)

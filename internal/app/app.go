@@ -23,6 +23,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/intake"
 	"github.com/escalator-oss/escalator/internal/metrics"
 	"github.com/escalator-oss/escalator/internal/natsx"
+	"github.com/escalator-oss/escalator/internal/policy"
 )
 
 // App is one escalator worker. Create it with New, run it with Run.
@@ -76,24 +77,27 @@ func (a *App) Sims() *Sims { return a.sims }
 // alerts over HTTP, let the consumer finish or hand back what is in flight,
 // drain and close the NATS connection, stop the embedded server. It returns
 // nil after a clean shutdown, or the error that stopped it.
-func (a *App) Run(ctx context.Context) error {
+func (a *App) Run(ctx context.Context) (err error) {
 	log := a.log.With(zap.String("component", "app"))
-	store, err := a.loadPolicies()
+	// The providers first: the policies are checked against them.
+	var env dispatch.Env
+	opt := policy.Options{Configured: allProviders}
+	if !a.cfg.SimulateProviders {
+		if env, err = a.cfg.providerEnv(); err != nil {
+			return err
+		}
+		opt = policy.Options{Configured: configured(env), IoTCallCountryIDs: env.IoTCallCountryIDs}
+	}
+	store, err := a.loadPolicies(opt)
 	if err != nil {
 		return err
 	}
-	var env dispatch.Env
 	if a.cfg.SimulateProviders {
 		a.sims = startSims(store.Current(), a.log)
 		defer a.sims.Close()
 		env = a.sims.env()
 		log.Warn("SIMULATED PROVIDERS: no real phone calls are placed; IoTCall, Yemot and CCAI are simulators on loopback",
 			zap.String("iotcall", a.sims.IoTCall.URL()), zap.String("yemot", a.sims.Yemot.URL()), zap.String("ccai", a.sims.CCAI.URL()))
-	} else if env, err = a.cfg.providerEnv(); err != nil {
-		return err
-	}
-	if err := checkProviders(store, configured(env)); err != nil {
-		return err
 	}
 	var srv *server.Server
 	if a.cfg.NATSURL == "" {

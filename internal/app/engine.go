@@ -4,15 +4,11 @@ import (
 	"context"
 
 	"github.com/nats-io/nats.go/jetstream"
-	"golang.org/x/time/rate"
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/engine"
 	"github.com/escalator-oss/escalator/internal/policystore"
 )
-
-// ccaiRate is the CCAI Platform's documented limit: 10 requests a second.
-const ccaiRate = 10
 
 // startEngine builds the provider clients, the dispatcher with its guards,
 // and the escalation engine.
@@ -21,10 +17,10 @@ func (a *App) startEngine(ctx context.Context, js jetstream.JetStream, env dispa
 	if err != nil {
 		return err
 	}
-	guards := dispatch.NewGuards(dispatch.GuardsConfig{
-		Providers:        map[string]dispatch.ProviderLimits{dispatch.CCAI: {Rate: rate.Limit(ccaiRate), Burst: ccaiRate}},
-		PerPersonPerHour: a.cfg.MaxCallsPerPersonPerHour,
-	})
+	// CCAI's 10 requests a second is kept by its client, per HTTP request
+	// (one call may take several: next agent, menu fallback); a guard here
+	// would count calls, not requests, and limit twice.
+	guards := dispatch.NewGuards(dispatch.GuardsConfig{PerPersonPerHour: a.cfg.MaxCallsPerPersonPerHour})
 	disp, err := dispatch.New(dispatch.Config{Providers: providers, Guards: guards, Logger: a.log,
 		Registerer: a.reg, Secrets: env.Secrets()})
 	if err != nil {

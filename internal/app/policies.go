@@ -12,35 +12,35 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/clock"
+	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/policy"
 	"github.com/escalator-oss/escalator/internal/policystore"
 )
 
 // policyWatchInterval is how often the policy files are checked for changes.
 const policyWatchInterval = 2 * time.Second
 
+// allProviders is what a worker with simulated providers can call.
+var allProviders = map[string]bool{dispatch.IoTCall: true, dispatch.Yemot: true, dispatch.CCAI: true}
+
 // loadPolicies loads the policies once; the worker does not start without
-// valid ones. Every problem is logged by the store and is in the error.
-func (a *App) loadPolicies() (*policystore.Store, error) {
+// valid ones. They are checked against this worker's providers (opt), at
+// start and on every reload, so a policy that needs a provider the worker
+// cannot call is refused before an alert depends on it. Every problem is
+// logged by the store and is in the error.
+func (a *App) loadPolicies(opt policy.Options) (*policystore.Store, error) {
 	store, err := policystore.New([]string{a.cfg.Policies}, a.reg, clock.Real{}, a.log)
 	if err != nil {
 		return nil, err
 	}
+	store.SetOptions(opt)
 	if err := store.Reload(); err != nil {
-		return nil, fmt.Errorf("start without valid policies:\n%w", err)
+		return nil, fmt.Errorf("start without valid policies (a provider that is not configured needs its environment variables, or --simulate-providers):\n%w", err)
 	}
 	if set := store.Current(); set == nil || len(set.Policies) == 0 {
 		return nil, fmt.Errorf("start without policies: none found in %s", a.cfg.Policies)
 	}
 	return store, nil
-}
-
-// checkProviders fails when a policy uses a provider this worker cannot
-// call, listing every such step.
-func checkProviders(store *policystore.Store, ok map[string]bool) error {
-	if probs := store.Current().Strict(ok); len(probs) > 0 {
-		return fmt.Errorf("check policies against the configured providers (set their environment variables, or use --simulate-providers):\n%w", probs)
-	}
-	return nil
 }
 
 // watchPolicies reloads the policies when their files change and on SIGHUP,

@@ -15,11 +15,30 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
+// Options are the deployment's settings that validation depends on. The zero
+// value checks against the defaults and does not check providers'
+// configuration.
+type Options struct {
+	// IoTCallCountryIDs maps calling codes to IoTCall country ids
+	// (IOTCALL_COUNTRY_IDS; nil: phone.DefaultIoTCallCountryIDs, Japan = 1).
+	// A number on an IoTCall step whose country has no id is a problem.
+	IoTCallCountryIDs map[int]int
+	// Configured, when not nil, says which providers this deployment can
+	// call; a step using another is a problem (what `check --strict` and the
+	// worker ask).
+	Configured map[string]bool
+}
+
 // Parse reads the policies of one YAML file (one policy per document; a file
 // may hold several documents separated by ---). name is the file name used in
 // problems. The error, when not nil, is Problems.
 func Parse(name string, data []byte) ([]*Policy, error) {
-	d := &decoder{file: name}
+	return ParseWith(Options{}, name, data)
+}
+
+// ParseWith is Parse, validating against opt.
+func ParseWith(opt Options, name string, data []byte) ([]*Policy, error) {
+	d := &decoder{file: name, iotcallIDs: opt.IoTCallCountryIDs}
 	var out []*Policy
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
@@ -64,8 +83,13 @@ func syntaxProblem(file string, err error) Problem {
 // *.yml files are read (not recursively), in name order. It reports every
 // problem of every file at once; the error, when not nil, is Problems.
 func Load(paths ...string) (*Set, error) {
+	return LoadWith(Options{}, paths...)
+}
+
+// LoadWith is Load, validating against opt.
+func LoadWith(opt Options, paths ...string) (*Set, error) {
 	files, probs := expand(paths)
-	set, err := LoadFiles(files...)
+	set, err := loadFiles(opt, files)
 	if err != nil {
 		var ps Problems
 		if errors.As(err, &ps) {
@@ -123,6 +147,10 @@ func unwrapPath(err error) error {
 // LoadFiles reads and parses the given files and builds a Set from all of
 // their policies. The error, when not nil, is Problems.
 func LoadFiles(files ...string) (*Set, error) {
+	return loadFiles(Options{}, files)
+}
+
+func loadFiles(opt Options, files []string) (*Set, error) {
 	var all []*Policy
 	var probs Problems
 	for _, f := range files {
@@ -131,12 +159,15 @@ func LoadFiles(files ...string) (*Set, error) {
 			probs = append(probs, Problem{File: f, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))})
 			continue
 		}
-		ps, err := Parse(f, data)
+		ps, err := ParseWith(opt, f, data)
 		var pp Problems
 		if errors.As(err, &pp) {
 			probs = append(probs, pp...)
 		}
 		all = append(all, ps...)
+	}
+	if opt.Configured != nil {
+		probs = append(probs, strict(all, opt.Configured)...)
 	}
 	set, err := NewSet(all)
 	var pp Problems

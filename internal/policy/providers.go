@@ -45,7 +45,7 @@ func (d *decoder) iotcallNumbers(n *yaml.Node, path string, all []string, people
 		if !ok {
 			continue
 		}
-		if _, _, err := phone.IoTCall(pp.Phone, nil); err != nil {
+		if _, _, err := phone.IoTCall(pp.Phone, d.iotcallIDs); err != nil {
 			d.add(n, path, "%s's number %s cannot be called through IoTCall: %v", name, pp.Phone, err)
 		}
 	}

@@ -100,8 +100,12 @@ func (s *Set) Explain(ev alert.Event) []Verdict {
 // Strict reports every step that uses a provider not in configured (keyed by
 // provider name: iotcall, yemot, ccai). policy check --strict uses it.
 func (s *Set) Strict(configured map[string]bool) Problems {
+	return strict(s.Policies, configured)
+}
+
+func strict(policies []*Policy, configured map[string]bool) Problems {
 	var probs Problems
-	for _, p := range s.Policies {
+	for _, p := range policies {
 		for i, st := range p.Steps {
 			for j, v := range st.Via {
 				if configured[v.Provider] {

@@ -13,6 +13,8 @@ import (
 type decoder struct {
 	file  string
 	probs Problems
+	// iotcallIDs are the deployment's IoTCall country ids (nil: defaults).
+	iotcallIDs map[int]int
 }
 
 func (d *decoder) add(n *yaml.Node, path, format string, args ...any) {

@@ -25,19 +25,26 @@ type CheckOptions struct {
 	// Strict also refuses steps using a provider not in Configured.
 	Strict     bool
 	Configured map[string]bool
+	// IoTCallCountryIDs maps calling codes to IoTCall country ids (nil:
+	// phone.DefaultIoTCallCountryIDs).
+	IoTCallCountryIDs map[int]int
 }
 
 // Check validates the policies under opt.Paths and writes to w either every
 // problem, one a line, followed by a count (returning ErrInvalid), or one
 // summary line per policy in match order.
 func Check(w io.Writer, opt CheckOptions) error {
-	set, err := policy.Load(opt.Paths...)
+	lopt := policy.Options{IoTCallCountryIDs: opt.IoTCallCountryIDs}
+	if opt.Strict {
+		lopt.Configured = opt.Configured
+		if lopt.Configured == nil {
+			lopt.Configured = map[string]bool{}
+		}
+	}
+	set, err := policy.LoadWith(lopt, opt.Paths...)
 	var probs policy.Problems
 	if err != nil && !errors.As(err, &probs) {
 		return fmt.Errorf("check policies: %w", err)
-	}
-	if err == nil && opt.Strict {
-		probs = set.Strict(opt.Configured)
 	}
 	if len(probs) > 0 {
 		files := map[string]bool{}

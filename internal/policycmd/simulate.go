@@ -88,7 +88,7 @@ type End struct {
 // Simulate writes to w the timeline opt.Alert would set in motion. It calls
 // nobody. It returns ErrNoMatch when no policy takes the alert.
 func Simulate(w io.Writer, opt SimulateOptions) error {
-	set, err := policy.Load(opt.Paths...)
+	set, err := policy.LoadWith(policy.Options{IoTCallCountryIDs: opt.IoTCallCountryIDs}, opt.Paths...)
 	if err != nil {
 		return fmt.Errorf("load policies: %w", err)
 	}

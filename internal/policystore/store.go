@@ -27,6 +27,7 @@ import (
 // Store is the current policy set. It is safe for concurrent use.
 type Store struct {
 	paths []string
+	opt   policy.Options
 	clk   clock.Clock
 	log   *zap.Logger
 
@@ -76,6 +77,15 @@ func New(paths []string, reg prometheus.Registerer, clk clock.Clock, log *zap.Lo
 	return s, nil
 }
 
+// SetOptions sets what every later load validates against (the
+// deployment's providers and IoTCall country ids). Call it before the first
+// Reload.
+func (s *Store) SetOptions(opt policy.Options) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opt = opt
+}
+
 // Current returns the policies in force, or nil before the first
 // successful load.
 func (s *Store) Current() *policy.Set { return s.cur.Load() }
@@ -93,7 +103,7 @@ func (s *Store) Reload() error {
 }
 
 func (s *Store) reloadLocked() error {
-	set, err := policy.Load(s.paths...)
+	set, err := policy.LoadWith(s.opt, s.paths...)
 	if err != nil {
 		s.valid.Set(0)
 		var probs policy.Problems

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/escalator-oss/escalator/internal/clock"
+	"github.com/escalator-oss/escalator/internal/policy"
 )
 
 const good = `name: %s
@@ -159,5 +160,46 @@ func TestMetricsRegisterOnce(t *testing.T) {
 	}
 	if _, err := New(nil, reg, nil, nil); err == nil {
 		t.Error("registering the metrics twice on one registry succeeded")
+	}
+}
+
+// TestReloadChecksTheDeployment: a reload is validated against the worker's
+// providers and IoTCall country ids, as the start is.
+func TestReloadChecksTheDeployment(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "a.yaml", strings.Replace(good, "%s", "a", 1))
+	s, err := New([]string{dir}, nil, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetOptions(policy.Options{Configured: map[string]bool{"iotcall": true}, IoTCallCountryIDs: map[int]int{81: 1, 972: 7}})
+	if err := s.Reload(); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	first := s.Current()
+	tests := []struct {
+		name, yaml, problem string
+	}{
+		{"unconfigured provider", "name: b\npeople: {p: {phone: \"+81 80-1234-5678\"}}\nsteps: [{notify: [p], via: [{yemot: {}}], wait: 1m}]\n",
+			":3:30: steps[0].via[0].yemot: provider yemot is not configured on this worker"},
+		{"country without an IoTCall id", "name: b\npeople: {p: {phone: \"+1 212-555-0123\"}}\nsteps: [{notify: [p], via: [{iotcall: {rule: r}}], wait: 1m}]\n",
+			":3:30: steps[0].via[0].iotcall: p's number +12125550123 cannot be called through IoTCall: IoTCall has no country id configured for +1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			write(t, dir, "b.yaml", tt.yaml)
+			err := s.Reload()
+			if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "b.yaml")+tt.problem) {
+				t.Fatalf("Reload = %v\nwant a problem ending %q", err, tt.problem)
+			}
+			if s.Current() != first {
+				t.Error("a refused reload replaced the policies in force")
+			}
+		})
+	}
+	// A country the deployment maps is fine.
+	write(t, dir, "b.yaml", "name: b\npeople: {p: {phone: \"+972 52-234-5678\"}}\nsteps: [{notify: [p], via: [{iotcall: {rule: r}}], wait: 1m}]\n")
+	if err := s.Reload(); err != nil {
+		t.Fatalf("Reload with a mapped country: %v", err)
 	}
 }
