@@ -1,6 +1,10 @@
 package dispatch
 
-import "strings"
+import (
+	"context"
+	"errors"
+	"strings"
+)
 
 // Secret is a credential. It prints, formats and marshals as "[REDACTED]";
 // only Reveal gives the value, to the one place that sends it.
@@ -42,4 +46,36 @@ func Redactor(secrets ...string) func(string) string {
 	}
 	r := strings.NewReplacer(olds...)
 	return r.Replace
+}
+
+// redactedError is an error whose message has been scrubbed of secrets. It
+// keeps only what callers branch on (context errors), never the original
+// error, whose text might hold a secret.
+type redactedError struct {
+	msg   string
+	cause error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.cause }
+
+// Scrub returns err with redact applied to its message, keeping whether it is
+// retryable (and its Retry-After) and whether it is a context error. The
+// original error is dropped: a wrapped *url.Error quotes the request URL,
+// which may hold a credential.
+func Scrub(err error, redact func(string) string) error {
+	if err == nil {
+		return nil
+	}
+	out := &redactedError{msg: redact(err.Error())}
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		out.cause = context.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		out.cause = context.Canceled
+	}
+	if ok, after := IsRetryable(err); ok {
+		return Retryable(out, after)
+	}
+	return out
 }

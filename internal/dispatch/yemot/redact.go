@@ -1,8 +1,6 @@
 package yemot
 
 import (
-	"context"
-	"errors"
 	"net/url"
 	"slices"
 	"strings"
@@ -52,32 +50,5 @@ func (c *Client) redact(s string) string {
 	return s
 }
 
-// redactedError is an error whose message has been scrubbed of secrets. It
-// keeps only what callers branch on (retryability, context errors), never the
-// original error, whose text might hold a secret.
-type redactedError struct {
-	msg   string
-	cause error
-}
-
-func (e *redactedError) Error() string { return e.msg }
-func (e *redactedError) Unwrap() error { return e.cause }
-
-// scrub returns err with every secret removed from its message, keeping
-// whether it is retryable and whether it is a context error.
-func (c *Client) scrub(err error) error {
-	if err == nil {
-		return nil
-	}
-	out := &redactedError{msg: c.redact(err.Error())}
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		out.cause = context.DeadlineExceeded
-	case errors.Is(err, context.Canceled):
-		out.cause = context.Canceled
-	}
-	if ok, after := dispatch.IsRetryable(err); ok {
-		return dispatch.Retryable(out, after)
-	}
-	return out
-}
+// scrub returns err with the credentials removed from its message.
+func (c *Client) scrub(err error) error { return dispatch.Scrub(err, c.redact) }
