@@ -2,7 +2,6 @@ package natsx
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -31,48 +30,31 @@ const (
 // EnsureEngine creates or updates the engine's streams, consumer and bucket.
 func EnsureEngine(ctx context.Context, js jetstream.JetStream, t Topology) error {
 	t = t.withDefaults()
-	streams := []jetstream.StreamConfig{{
-		Name:              StreamTimers,
-		Description:       "escalation wake-ups (internal)",
-		Subjects:          []string{SubjectTimerRoot + ".>", SubjectDue},
-		Storage:           jetstream.FileStorage,
-		Retention:         jetstream.LimitsPolicy,
-		MaxMsgsPerSubject: 1, // a new schedule for an escalation replaces the old one
-		AllowMsgSchedules: true,
-		Replicas:          t.Replicas,
-	}, {
-		Name:        StreamOutcomes,
-		Description: "escalation outcomes (escalations.<id>.<event>)",
-		Subjects:    []string{SubjectOutcomes},
-		Storage:     jetstream.FileStorage,
-		MaxAge:      30 * 24 * time.Hour,
-		Duplicates:  10 * time.Minute,
-		Replicas:    t.Replicas,
-	}}
-	for _, sc := range streams {
-		if err := retryConflict(ctx, func() error {
-			_, err := js.CreateOrUpdateStream(ctx, sc)
-			return err
-		}); err != nil {
-			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
-		}
-	}
-	if err := retryConflict(ctx, func() error {
-		_, err := js.CreateOrUpdateConsumer(ctx, StreamTimers, DueConsumerConfig(t))
-		return err
-	}); err != nil {
-		return fmt.Errorf("ensure consumer %s: %w", ConsumerDue, err)
-	}
-	if err := retryConflict(ctx, func() error {
-		_, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	return objects{
+		streams: []jetstream.StreamConfig{{
+			Name:              StreamTimers,
+			Description:       "escalation wake-ups (internal)",
+			Subjects:          []string{SubjectTimerRoot + ".>", SubjectDue},
+			Storage:           jetstream.FileStorage,
+			Retention:         jetstream.LimitsPolicy,
+			MaxMsgsPerSubject: 1, // a new schedule for an escalation replaces the old one
+			AllowMsgSchedules: true,
+			Replicas:          t.Replicas,
+		}, {
+			Name:        StreamOutcomes,
+			Description: "escalation outcomes (escalations.<id>.<event>)",
+			Subjects:    []string{SubjectOutcomes},
+			Storage:     jetstream.FileStorage,
+			MaxAge:      30 * 24 * time.Hour,
+			Duplicates:  10 * time.Minute,
+			Replicas:    t.Replicas,
+		}},
+		consumers: []streamConsumer{{StreamTimers, DueConsumerConfig(t)}},
+		buckets: []jetstream.KeyValueConfig{{
 			Bucket: BucketEscalations, Description: "escalation state", History: 1,
 			Storage: jetstream.FileStorage, Replicas: t.Replicas,
-		})
-		return err
-	}); err != nil {
-		return fmt.Errorf("ensure bucket %s: %w", BucketEscalations, err)
-	}
-	return nil
+		}},
+	}.apply(ctx, js)
 }
 
 // DueConsumerConfig is the durable consumer of due wake-ups. Wake-ups are

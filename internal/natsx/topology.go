@@ -105,18 +105,44 @@ func (t Topology) AlertsConsumerConfig() jetstream.ConsumerConfig {
 // It is idempotent, and safe when several workers start at once.
 func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) error {
 	t = t.withDefaults()
-	streams := []jetstream.StreamConfig{
-		t.AlertsStreamConfig(),
-		{
-			Name:        StreamDead,
-			Description: "rejected input (escalator.dead.<reason>), original bytes with the reason in headers",
-			Subjects:    []string{SubjectDead},
-			Storage:     jetstream.FileStorage,
-			MaxAge:      t.DeadMaxAge,
-			Replicas:    t.Replicas,
+	return objects{
+		streams: []jetstream.StreamConfig{
+			t.AlertsStreamConfig(),
+			{
+				Name:        StreamDead,
+				Description: "rejected input (escalator.dead.<reason>), original bytes with the reason in headers",
+				Subjects:    []string{SubjectDead},
+				Storage:     jetstream.FileStorage,
+				MaxAge:      t.DeadMaxAge,
+				Replicas:    t.Replicas,
+			},
 		},
-	}
-	for _, sc := range streams {
+		consumers: []streamConsumer{{StreamAlerts, t.AlertsConsumerConfig()}},
+		buckets: []jetstream.KeyValueConfig{{
+			Bucket:      BucketDedup,
+			Description: "recently seen alert events, for deduplication",
+			TTL:         t.DuplicateWindow,
+			Storage:     jetstream.FileStorage,
+			Replicas:    t.Replicas,
+		}},
+	}.apply(ctx, js)
+}
+
+// objects are JetStream objects to create or update, in order: streams,
+// then their consumers, then KV buckets.
+type objects struct {
+	streams   []jetstream.StreamConfig
+	consumers []streamConsumer
+	buckets   []jetstream.KeyValueConfig
+}
+
+type streamConsumer struct {
+	stream string
+	cfg    jetstream.ConsumerConfig
+}
+
+func (o objects) apply(ctx context.Context, js jetstream.JetStream) error {
+	for _, sc := range o.streams {
 		if err := retryConflict(ctx, func() error {
 			_, err := js.CreateOrUpdateStream(ctx, sc)
 			return err
@@ -124,20 +150,15 @@ func Ensure(ctx context.Context, js jetstream.JetStream, t Topology) error {
 			return fmt.Errorf("ensure stream %s: %w", sc.Name, err)
 		}
 	}
-	if err := retryConflict(ctx, func() error {
-		_, err := js.CreateOrUpdateConsumer(ctx, StreamAlerts, t.AlertsConsumerConfig())
-		return err
-	}); err != nil {
-		return fmt.Errorf("ensure consumer %s: %w", ConsumerAlerts, err)
+	for _, c := range o.consumers {
+		if err := retryConflict(ctx, func() error {
+			_, err := js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg)
+			return err
+		}); err != nil {
+			return fmt.Errorf("ensure consumer %s: %w", c.cfg.Durable, err)
+		}
 	}
-	kvs := []jetstream.KeyValueConfig{{
-		Bucket:      BucketDedup,
-		Description: "recently seen alert events, for deduplication",
-		TTL:         t.DuplicateWindow,
-		Storage:     jetstream.FileStorage,
-		Replicas:    t.Replicas,
-	}}
-	for _, kc := range kvs {
+	for _, kc := range o.buckets {
 		if err := retryConflict(ctx, func() error {
 			_, err := js.CreateOrUpdateKeyValue(ctx, kc)
 			return err
