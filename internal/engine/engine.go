@@ -154,7 +154,7 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 			}
 			e.m.grouped.Inc()
 			return e.publish(ctx, Outcome{EscalationID: esc.ID, AlertID: ev.ID, Policy: esc.Policy.Name, Event: EventGrouped,
-				Step: esc.State.Step, Loop: esc.State.Loop, Alerts: len(esc.Alerts) + 0, Summary: ev.Summary},
+				Step: esc.State.Step, Loop: esc.State.Loop, Alerts: len(esc.Alerts), Summary: ev.Summary},
 				outcomeID(esc.ID, EventGrouped, 0, 0, ev.ID))
 		}
 		if esc != nil && esc.ID == fmt.Sprintf("%s-%d", tok, d.StreamSeq) {
@@ -254,6 +254,9 @@ func (e *Engine) stop(ctx context.Context, d consumer.Delivery, kind policy.Inpu
 		if kind == policy.Resolve {
 			esc.Alerts = remove(esc.Alerts, ev.ID)
 		}
+		if esc.Intent != nil && !esc.Intent.Started {
+			esc.Intent = nil // recorded but nobody called yet: it will not be
+		}
 		if _, err := e.st.save(ctx, esc, rev); errors.Is(err, errConflict) {
 			continue
 		} else if err != nil {
@@ -286,7 +289,10 @@ func (e *Engine) HandleWakeup(ctx context.Context, w consumer.Wakeup) error {
 			if esc.State.Finished() {
 				return nil
 			}
-			return e.runIntent(ctx, esc, rev)
+			if err := e.runIntent(ctx, esc, rev); !errors.Is(err, errConflict) {
+				return err
+			}
+			continue // changed before anyone was called (an alert joined): look again
 		}
 		if msg.Kind != "timer" || esc.State.Finished() {
 			return nil
@@ -314,7 +320,10 @@ func (e *Engine) HandleWakeup(ctx context.Context, w consumer.Wakeup) error {
 			return err
 		}
 		if esc.Intent != nil {
-			return e.runIntent(ctx, esc, nrev)
+			if err := e.runIntent(ctx, esc, nrev); !errors.Is(err, errConflict) {
+				return err
+			}
+			continue
 		}
 		return e.schedule(ctx, esc)
 	}

@@ -20,6 +20,8 @@ func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 var errBusy = errors.New("step being placed by another worker")
 
 // runIntent places the calls of the recorded intent and records the result.
+// It returns errConflict, having called nobody, when the record changed
+// since it was read.
 // It marks the intent started (with a lease) before calling anyone; an
 // intent found started whose lease ran out means a worker died between
 // calling and recording: it is placed again and counted as in doubt.
@@ -36,7 +38,7 @@ func (e *Engine) runIntent(ctx context.Context, esc *Escalation, rev uint64) err
 	}
 	in.Started, in.Owner, in.LeaseUntil = true, e.owner, now.Add(in.Run.Wait+e.cfg.LeaseMargin)
 	if _, err := e.st.save(ctx, esc, rev); err != nil {
-		return err // a conflict is retried by redelivery
+		return err // errConflict: nobody was called; the caller looks again
 	}
 	run := in.Run
 	log := e.log.With(zap.String("escalation", esc.ID), zap.Int("step", run.Step), zap.Int("loop", run.Loop))
