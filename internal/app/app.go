@@ -230,6 +230,10 @@ func (a *App) Run(ctx context.Context) (err error) {
 	// 2. The consumers finish or hand back (Nak) what is in flight.
 	stopCons()
 	wg.Wait()
+	// The engine's answer polls are in memory; people's acks remain.
+	if a.eng != nil {
+		a.eng.Close()
+	}
 	// 3 and 4 (deferred): drain NATS, then stop the embedded server.
 	return runErr
 }

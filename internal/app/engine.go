@@ -31,6 +31,6 @@ func (a *App) startEngine(ctx context.Context, js jetstream.JetStream, env dispa
 		policies = a.sims.follow(store.Current)
 	}
 	a.eng, err = engine.New(ctx, engine.Config{JS: js, Policies: policies, Dispatcher: disp,
-		Logger: a.log, Registerer: a.reg})
+		Answerers: answerers(providers), Logger: a.log, Registerer: a.reg})
 	return err
 }

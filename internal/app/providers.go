@@ -135,6 +135,8 @@ func (s *Sims) env() dispatch.Env {
 		IoTCallAuthCode: dispatch.Secret(simIoTCallAuthCode), IoTCallBaseURL: s.IoTCall.URL(), IoTCallCountryIDs: ids,
 		YemotToken: dispatch.Secret(s.Yemot.Token()), YemotBaseURL: s.Yemot.URL(),
 		CCAICompanyKey: "sim-key", CCAICompanySecret: "sim-secret", CCAIBaseURL: s.CCAI.URL(),
+		// The simulators can tell whether a call was answered: show it.
+		YemotCheckAnswered: true, CCAICheckAnswered: true,
 	}
 }
 
@@ -173,7 +175,7 @@ func buildProviders(ctx context.Context, env dispatch.Env, js jetstream.JetStrea
 		out[dispatch.IoTCall] = c
 	}
 	if env.Configured(dispatch.Yemot) {
-		cfg := yemot.Config{BaseURL: env.YemotBaseURL, Token: env.YemotToken.Reveal(), Logger: log}
+		cfg := yemot.Config{BaseURL: env.YemotBaseURL, Token: env.YemotToken.Reveal(), Logger: log, CheckAnswered: env.YemotCheckAnswered}
 		if cfg.Token == "" {
 			cfg.Username, cfg.Password = env.YemotUsername, env.YemotPassword.Reveal()
 		}
@@ -185,11 +187,22 @@ func buildProviders(ctx context.Context, env dispatch.Env, js jetstream.JetStrea
 	}
 	if env.Configured(dispatch.CCAI) {
 		c, err := ccai.New(ccai.Config{BaseURL: env.CCAIBaseURL, CompanyKey: env.CCAICompanyKey.Reveal(),
-			CompanySecret: env.CCAICompanySecret.Reveal(), Logger: log})
+			CompanySecret: env.CCAICompanySecret.Reveal(), Logger: log, CheckAnswered: env.CCAICheckAnswered})
 		if err != nil {
 			return nil, fmt.Errorf("configure ccai: %w", err)
 		}
 		out[dispatch.CCAI] = c.Provider()
 	}
 	return out, nil
+}
+
+// answerers are the providers that can tell whether a call was answered.
+func answerers(providers map[string]dispatch.Provider) map[string]dispatch.AnswerChecker {
+	out := map[string]dispatch.AnswerChecker{}
+	for name, p := range providers {
+		if ac, ok := p.(dispatch.AnswerChecker); ok {
+			out[name] = ac
+		}
+	}
+	return out
 }

@@ -38,6 +38,13 @@ type Env struct {
 	CCAICompanySecret Secret
 	// CCAIBaseURL is https://<subdomain>.<domain>; there is no default.
 	CCAIBaseURL string
+
+	// YemotCheckAnswered and CCAICheckAnswered turn on asking the provider
+	// whether a call was answered (YEMOT_CHECK_ANSWERED: GetCampaignStatus;
+	// CCAI_CHECK_ANSWERED: the Manager API's call list). Off by default:
+	// both are beyond the providers' call manuals.
+	YemotCheckAnswered bool
+	CCAICheckAnswered  bool
 }
 
 // LoadEnv reads the providers' configuration through getenv (os.Getenv in
@@ -69,6 +76,18 @@ func LoadEnv(getenv func(string) string) (Env, error) {
 		CCAICompanyKey:    secret("CCAI_COMPANY_KEY"),
 		CCAICompanySecret: secret("CCAI_COMPANY_SECRET"),
 		CCAIBaseURL:       or(getenv("CCAI_BASE_URL"), ""),
+	}
+	for _, b := range []struct {
+		name string
+		dst  *bool
+	}{{"YEMOT_CHECK_ANSWERED", &e.YemotCheckAnswered}, {"CCAI_CHECK_ANSWERED", &e.CCAICheckAnswered}} {
+		if v := strings.TrimSpace(getenv(b.name)); v != "" {
+			on, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("load environment: %s must be true or false, got %q", b.name, v))
+			}
+			*b.dst = on
+		}
 	}
 	ids, err := ParseCountryIDs(getenv("IOTCALL_COUNTRY_IDS"))
 	if err != nil {

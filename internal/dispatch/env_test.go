@@ -44,7 +44,24 @@ func TestLoadEnv(t *testing.T) {
 						t.Errorf("%s configured with no credentials", p)
 					}
 				}
+				if e.YemotCheckAnswered || e.CCAICheckAnswered {
+					t.Error("answered detection on by default")
+				}
 			},
+		},
+		{
+			name: "answered detection",
+			env:  map[string]string{"YEMOT_CHECK_ANSWERED": "true", "CCAI_CHECK_ANSWERED": "1"},
+			check: func(t *testing.T, e Env) {
+				if !e.YemotCheckAnswered || !e.CCAICheckAnswered {
+					t.Errorf("check answered = %v %v", e.YemotCheckAnswered, e.CCAICheckAnswered)
+				}
+			},
+		},
+		{
+			name:    "answered detection misspelt",
+			env:     map[string]string{"YEMOT_CHECK_ANSWERED": "yes please"},
+			wantErr: `YEMOT_CHECK_ANSWERED must be true or false, got "yes please"`,
 		},
 		{
 			name: "all set, one from a file",

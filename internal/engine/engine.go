@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -42,6 +43,13 @@ type Config struct {
 	// PublishRetryFor bounds the retries of one outcome publish (default 2m);
 	// past it the event is redelivered and the publish tried again.
 	PublishRetryFor time.Duration
+	// Answerers are the providers that can tell whether a call was answered
+	// (found on the providers by type assertion); their answers are polled
+	// after each step and published as `answered`.
+	Answerers map[string]dispatch.AnswerChecker
+	// AnswerPollFirst is the first wait before asking (default 5s); the
+	// wait doubles up to 30s.
+	AnswerPollFirst time.Duration
 	// LeaseMargin is added to a step's wait for the lease on a started
 	// step: past it, another worker takes the step over (default 1m).
 	LeaseMargin time.Duration
@@ -59,6 +67,16 @@ type Engine struct {
 	m      *engineMetrics
 	// owner names this worker in intents' leases.
 	owner string
+	// bg runs background work (answer polls) until Close.
+	bg     context.Context
+	stopBg context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// Close stops the engine's background work and waits for it.
+func (e *Engine) Close() {
+	e.stopBg()
+	e.wg.Wait()
 }
 
 // New opens the engine's bucket and stream (natsx.EnsureEngine must have run).
@@ -71,6 +89,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
+	}
+	if cfg.AnswerPollFirst <= 0 {
+		cfg.AnswerPollFirst = defaultAnswerPollFirst
 	}
 	if cfg.LeaseMargin <= 0 {
 		cfg.LeaseMargin = time.Minute
@@ -86,8 +107,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new engine: %w", err)
 	}
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	return &Engine{cfg: cfg, js: cfg.JS, st: store{kv: kv}, timers: timers, clk: cfg.Clock,
-		log: cfg.Logger.With(zap.String("component", "engine")), m: newMetrics(cfg.Registerer), owner: nuid.Next()}, nil
+		log: cfg.Logger.With(zap.String("component", "engine")), m: newMetrics(cfg.Registerer), owner: nuid.Next(),
+		bg: bg, stopBg: stop}, nil
 }
 
 var (

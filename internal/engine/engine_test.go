@@ -60,6 +60,8 @@ type rig struct {
 	set    *policy.Set
 	topo   natsx.Topology
 	events chan Outcome
+	// answerers are given to the workers' engines (answered detection).
+	answerers map[string]dispatch.AnswerChecker
 }
 
 func newRig(t *testing.T) *rig { return newRigWith(t, testPolicy) }
@@ -140,7 +142,7 @@ func (r *rig) startWorker(t *testing.T, d Dispatcher) *worker {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	eng, err := New(ctx, Config{JS: js, Policies: func() *policy.Set { return r.set }, Dispatcher: d, PublishRetryFor: 5 * time.Second,
-		LeaseMargin: time.Second})
+		LeaseMargin: time.Second, Answerers: r.answerers, AnswerPollFirst: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,6 +166,7 @@ func (r *rig) startWorker(t *testing.T, d Dispatcher) *worker {
 func (w *worker) stop() {
 	w.cancel()
 	w.done.Wait()
+	w.eng.Close()
 	w.nc.Close()
 }
 
@@ -413,5 +416,53 @@ func getJSON(t *testing.T, url string, v any) {
 	}
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestAnsweredAcknowledges(t *testing.T) {
+	r := newRigWith(t, `
+name: db
+match: {labels: {team: db}}
+acknowledge_on_answer: true
+people:
+  aiko: {phone: "+81 80-1234-5678"}
+  kenji: {phone: "+81 90-1111-2222"}
+steps:
+  - notify: [aiko, kenji]
+    strategy: broadcast
+    via: [{yemot: {ivr_path: "ivr2:/1/100", ring: 30s}}]
+    wait: 1m
+  - notify: [kenji]
+    strategy: single
+    via: [{yemot: {ivr_path: "ivr2:/1/100"}}]
+    wait: 1m
+`)
+	yc, err := yemot.New(yemot.Config{BaseURL: r.yem.URL(), Token: r.yem.Token(), CheckAnswered: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := yc.Provider()
+	ac, ok := p.(dispatch.AnswerChecker)
+	if !ok {
+		t.Fatal("yemot with CheckAnswered is not an AnswerChecker")
+	}
+	r.answerers = map[string]dispatch.AnswerChecker{dispatch.Yemot: ac}
+	d, err := dispatch.New(dispatch.Config{Providers: map[string]dispatch.Provider{dispatch.Yemot: p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.startWorker(t, d)
+	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db"}}`)
+	r.expect("started 0", "dispatched 0")
+	// Kenji picks up: Yemot reports his number bridged.
+	if n := r.yem.SetEntryStatus("00819011112222", "bridged"); n != 1 {
+		t.Fatalf("set status on %d campaigns", n)
+	}
+	got := r.expect("answered 0", "acknowledged 0")
+	if got[0].By != "kenji" || got[0].Provider != "yemot" || got[1].By != "kenji" {
+		t.Fatalf("answered %+v, acknowledged %+v", got[0], got[1])
+	}
+	if n := len(r.yem.Campaigns()); n != 1 {
+		t.Fatalf("%d campaigns, want 1 (the answer stopped the escalation)", n)
 	}
 }

@@ -91,6 +91,7 @@ func (e *Engine) runIntent(ctx context.Context, esc *Escalation, rev uint64) err
 			return err
 		}
 		log.Info("step placed", zap.Int("reached", len(out.Reached())), zap.Int("unreached", len(out.Unreached)))
+		e.watchAnswers(cur, run, out.Results)
 		return e.schedule(ctx, cur)
 	}
 }
