@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,9 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/escalator-oss/escalator/internal/engine"
+	"github.com/escalator-oss/escalator/internal/natsx"
 )
 
 // startEngineApp runs a worker whose alerts go to the engine.
@@ -255,5 +259,108 @@ func TestStartFailsWithInvalidPolicies(t *testing.T) {
 	err = a.Run(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "start without valid policies") {
 		t.Fatalf("run with invalid policies: %v", err)
+	}
+}
+
+// runServerAt starts a JetStream server on port (-1: any) with its store in dir.
+func runServerAt(t *testing.T, dir string, port int) *server.Server {
+	t.Helper()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	return s
+}
+
+// TestExternalNATSRestart: the NATS server a worker is connected to goes
+// away and comes back on the same store; the worker reconnects and goes on,
+// and what was stored before is still there.
+func TestExternalNATSRestart(t *testing.T) {
+	dir := t.TempDir()
+	s := runServerAt(t, dir, -1)
+	port := s.Addr().(*net.TCPAddr).Port
+	url := s.ClientURL()
+	t.Cleanup(func() { s.Shutdown() })
+
+	cfg := testConfig(t, "")
+	cfg.NATSURL, cfg.HTTPAddr = url, ""
+	a := startEngineApp(t, cfg)
+
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dispatched := make(chan string, 10)
+	if _, err := nc.Subscribe("escalations.*.dispatched", func(m *nats.Msg) {
+		var o engine.Outcome
+		_ = json.Unmarshal(m.Data, &o)
+		dispatched <- o.AlertID
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(id string) {
+		t.Helper()
+		data := []byte(`{"id":"` + id + `","status":"firing","labels":{"team":"db"}}`)
+		var err error
+		for range 100 { // each try waits for the reconnect, up to 2s
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_, err = js.Publish(ctx, "alerts.test", data)
+			cancel()
+			if err == nil {
+				return
+			}
+		}
+		t.Fatalf("publish %s: %v", id, err)
+	}
+	waitDispatched := func(id string) {
+		t.Helper()
+		select {
+		case got := <-dispatched:
+			if got != id {
+				t.Fatalf("dispatched %q, want %q", got, id)
+			}
+		case <-time.After(waitFor):
+			t.Fatalf("%s never dispatched", id)
+		}
+	}
+	publish("before")
+	waitDispatched("before")
+
+	s.Shutdown()
+	s.WaitForShutdown()
+	s = runServerAt(t, dir, port)
+
+	publish("after")
+	waitDispatched("after")
+	if n := len(a.Sims().IoTCall.Calls()); n != 2 {
+		t.Fatalf("%d IoTCall calls, want 2", n)
+	}
+	// Both escalations are in the store: the one from before the restart too.
+	kv, err := js.KeyValue(context.Background(), natsx.BucketEscalations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := kv.ListKeysFiltered(context.Background(), "e.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for range keys.Keys() {
+		n++
+	}
+	if n != 2 {
+		t.Fatalf("%d escalations stored, want 2", n)
 	}
 }
