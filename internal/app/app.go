@@ -190,6 +190,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	a.watchPolicies(watchCtx, store)
+	go a.eng.ReportActive(watchCtx, a.reg, activeCountInterval)
 
 	consCtx, stopCons := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -237,6 +238,10 @@ func (a *App) Run(ctx context.Context) (err error) {
 	// 3 and 4 (deferred): drain NATS, then stop the embedded server.
 	return runErr
 }
+
+// activeCountInterval is how often the active escalations are counted for
+// the escalator_escalations_active gauge (a full read of the bucket).
+const activeCountInterval = 30 * time.Second
 
 // ensure creates the streams, retrying while an external cluster is not yet
 // reachable.

@@ -466,3 +466,18 @@ steps:
 		t.Fatalf("%d campaigns, want 1 (the answer stopped the escalation)", n)
 	}
 }
+
+func TestCountActive(t *testing.T) {
+	r := newRigWith(t, strings.ReplaceAll(testPolicy, "wait: 1s", "wait: 1m"))
+	w := r.startWorker(t, nil)
+	for _, c := range []string{"a", "b", "c"} {
+		r.publish("alerts.prometheus", fmt.Sprintf(`{"id":"%s","status":"firing","labels":{"team":"db","cluster":"%s"}}`, c, c))
+		r.expect("started 0", "dispatched 0")
+	}
+	r.publish("alerts.prometheus", `{"id":"b","status":"resolved"}`)
+	r.expect("resolved 0")
+	n, err := w.eng.CountActive(context.Background())
+	if err != nil || n != 2 {
+		t.Fatalf("CountActive = %d, %v; want 2", n, err)
+	}
+}
