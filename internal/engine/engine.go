@@ -50,9 +50,11 @@ type Config struct {
 	// AnswerPollFirst is the first wait before asking (default 5s); the
 	// wait doubles up to 30s.
 	AnswerPollFirst time.Duration
-	// LeaseMargin is added to a step's wait for the lease on a started
-	// step: past it, another worker takes the step over (default 1m).
-	LeaseMargin time.Duration
+	// LeaseTTL is how long the lease on a step being placed lasts; the
+	// placing worker renews it every third of that. A worker that dies
+	// stops renewing, and once the lease has run out another worker places
+	// the step again (default 30s).
+	LeaseTTL time.Duration
 }
 
 // Engine is the escalation engine. It implements consumer.Handler (alerts)
@@ -93,8 +95,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.AnswerPollFirst <= 0 {
 		cfg.AnswerPollFirst = defaultAnswerPollFirst
 	}
-	if cfg.LeaseMargin <= 0 {
-		cfg.LeaseMargin = time.Minute
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 30 * time.Second
 	}
 	if cfg.PublishRetryFor <= 0 {
 		cfg.PublishRetryFor = 2 * time.Minute

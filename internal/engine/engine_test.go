@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/escalator-oss/escalator/internal/clock"
 	"github.com/escalator-oss/escalator/internal/consumer"
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/dispatch/iotcall"
@@ -62,6 +63,8 @@ type rig struct {
 	events chan Outcome
 	// answerers are given to the workers' engines (answered detection).
 	answerers map[string]dispatch.AnswerChecker
+	// clock, when set, is the workers' engines' clock.
+	clock clock.Clock
 }
 
 func newRig(t *testing.T) *rig { return newRigWith(t, testPolicy) }
@@ -141,8 +144,8 @@ func (r *rig) startWorker(t *testing.T, d Dispatcher) *worker {
 		d = r.dispatcher(t)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	eng, err := New(ctx, Config{JS: js, Policies: func() *policy.Set { return r.set }, Dispatcher: d, PublishRetryFor: 5 * time.Second,
-		LeaseMargin: time.Second, Answerers: r.answerers, AnswerPollFirst: 20 * time.Millisecond})
+	eng, err := New(ctx, Config{JS: js, Policies: func() *policy.Set { return r.set }, Dispatcher: d, PublishRetryFor: 5 * time.Second, Clock: r.clock,
+		LeaseTTL: time.Second, Answerers: r.answerers, AnswerPollFirst: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,5 +482,67 @@ func TestCountActive(t *testing.T) {
 	n, err := w.eng.CountActive(context.Background())
 	if err != nil || n != 2 {
 		t.Fatalf("CountActive = %d, %v; want 2", n, err)
+	}
+}
+
+// blocking is a dispatcher that holds its first call until released.
+type blocking struct{ entered, release chan struct{} }
+
+func (b blocking) Dispatch(ctx context.Context, _ dispatch.Request, _ []dispatch.Via, _ time.Duration, _ func(dispatch.Report)) dispatch.Outcome {
+	close(b.entered)
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+	}
+	return dispatch.Outcome{}
+}
+
+// TestLeaseRenewedWhilePlacing: a worker placing a slow step keeps renewing
+// its lease, so no other worker takes the step over while it lives.
+func TestLeaseRenewedWhilePlacing(t *testing.T) {
+	r := newRig(t)
+	fake := clock.NewFake(time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC))
+	r.clock = fake
+	b := blocking{entered: make(chan struct{}), release: make(chan struct{})}
+	r.startWorker(t, b)
+	defer close(b.release)
+	kv, err := r.js.KeyValue(context.Background(), natsx.BucketEscalations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch, err := kv.WatchFiltered(context.Background(), []string{"e.>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Stop()
+	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
+	select {
+	case <-b.entered:
+	case <-time.After(waitFor):
+		t.Fatal("never dispatched")
+	}
+	const ttl = time.Second // the rig's LeaseTTL
+	for i := range 3 {
+		fake.WaitForWaiters(1) // the renewal's timer
+		fake.Advance(ttl / 3)
+		want := fake.Now().Add(ttl)
+		for {
+			var u jetstream.KeyValueEntry
+			select {
+			case u = <-watch.Updates():
+			case <-time.After(waitFor):
+				t.Fatalf("renewal %d: lease never moved to %s", i, want)
+			}
+			if u == nil {
+				continue
+			}
+			var esc Escalation
+			if err := json.Unmarshal(u.Value(), &esc); err != nil {
+				t.Fatal(err)
+			}
+			if esc.Intent != nil && esc.Intent.LeaseUntil.Equal(want) {
+				break
+			}
+		}
 	}
 }

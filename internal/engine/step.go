@@ -22,9 +22,10 @@ var errBusy = errors.New("step being placed by another worker")
 // runIntent places the calls of the recorded intent and records the result.
 // It returns errConflict, having called nobody, when the record changed
 // since it was read.
-// It marks the intent started (with a lease) before calling anyone; an
-// intent found started whose lease ran out means a worker died between
-// calling and recording: it is placed again and counted as in doubt.
+// It marks the intent started (with a lease it renews while placing the
+// calls) before calling anyone; an intent found started whose lease ran out
+// means a worker died between calling and recording: it is placed again and
+// counted as in doubt.
 func (e *Engine) runIntent(ctx context.Context, esc *Escalation, rev uint64) error {
 	now := e.clk.Now().UTC()
 	in := esc.Intent
@@ -36,7 +37,7 @@ func (e *Engine) runIntent(ctx context.Context, esc *Escalation, rev uint64) err
 		inDoubt = true
 		in.Redone++
 	}
-	in.Started, in.Owner, in.LeaseUntil = true, e.owner, now.Add(in.Run.Wait+e.cfg.LeaseMargin)
+	in.Started, in.Owner, in.LeaseUntil = true, e.owner, now.Add(e.cfg.LeaseTTL)
 	if _, err := e.st.save(ctx, esc, rev); err != nil {
 		return err // errConflict: nobody was called; the caller looks again
 	}
@@ -72,7 +73,10 @@ func (e *Engine) runIntent(ctx context.Context, esc *Escalation, rev uint64) err
 		}
 	}
 	e.m.steps.Inc()
+	placed := make(chan struct{})
+	go e.keepLease(ctx, esc.Key, esc.ID, run, placed)
 	out := e.cfg.Dispatcher.Dispatch(ctx, req, vias(run.Via), run.Wait, report)
+	close(placed)
 
 	// Record the result (the intent is done), then set the wait's timer.
 	for {
@@ -135,4 +139,29 @@ func vias(vs []policy.Via) []dispatch.Via {
 		out = append(out, d)
 	}
 	return out
+}
+
+// keepLease renews this worker's lease on the intent of run every third of
+// LeaseTTL until placed is closed, or the intent is no longer ours.
+func (e *Engine) keepLease(ctx context.Context, key, id string, run policy.StepRun, placed <-chan struct{}) {
+	for {
+		select {
+		case <-placed:
+			return
+		case <-ctx.Done():
+			return
+		case <-e.clk.After(e.cfg.LeaseTTL / 3):
+		}
+		for {
+			cur, rev, err := e.st.load(ctx, key)
+			if err != nil || cur == nil || cur.ID != id || cur.Intent == nil || cur.Intent.Owner != e.owner ||
+				cur.Intent.Run.Step != run.Step || cur.Intent.Run.Loop != run.Loop {
+				return
+			}
+			cur.Intent.LeaseUntil = e.clk.Now().UTC().Add(e.cfg.LeaseTTL)
+			if _, err := e.st.save(ctx, cur, rev); !errors.Is(err, errConflict) {
+				break
+			}
+		}
+	}
 }
