@@ -168,6 +168,12 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 				if esc.Intent != nil && !esc.Intent.Started {
 					return e.runNow(ctx, esc)
 				}
+				// Make sure its timer is set: a worker may have died between
+				// saving the escalation and setting it (setting it again
+				// replaces it).
+				if esc.Intent == nil && esc.State.Status == policy.Active {
+					return e.schedule(ctx, esc)
+				}
 				return nil
 			}
 			esc.Alerts = append(esc.Alerts, ev.ID)
@@ -329,7 +335,10 @@ func (e *Engine) HandleWakeup(ctx context.Context, w consumer.Wakeup) error {
 		}
 		dec := policy.Plan(esc.Policy, esc.State, policy.Input{Kind: policy.Timer, At: msg.At}, now)
 		if dec.Run == nil && len(dec.Events) == 0 && len(dec.Skipped) == 0 {
-			return nil // stale or duplicate timer
+			// Stale or duplicate. It may also be the redelivery of a timer
+			// whose handler died after saving the next state but before
+			// setting the next timer: set it again (it replaces).
+			return e.schedule(ctx, esc)
 		}
 		esc.State = dec.State
 		if dec.Run != nil {

@@ -71,7 +71,13 @@ func newRig(t *testing.T) *rig { return newRigWith(t, testPolicy) }
 
 func newRigWith(t *testing.T, policyYAML string) *rig {
 	t.Helper()
-	s := natstest.RunServer(t, "")
+	return newRigOn(t, natstest.RunServer(t, ""), policyYAML)
+}
+
+// newRigOn builds a rig on a running server (a restart test gives the same
+// store to a second server).
+func newRigOn(t *testing.T, s *server.Server, policyYAML string) *rig {
+	t.Helper()
 	nc, js := natstest.Connect(t, s)
 	topo := natsx.Topology{AckWait: 2 * time.Second}
 	ctx := context.Background()
@@ -544,5 +550,53 @@ func TestLeaseRenewedWhilePlacing(t *testing.T) {
 				break
 			}
 		}
+	}
+}
+
+// TestProcessCrashAndRestart: the whole process — worker and embedded
+// server — dies mid-escalation, between two steps. A new one on the same
+// store carries on: the durable timer fires and step 2 runs once.
+func TestProcessCrashAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	s1 := natstest.RunServer(t, dir)
+	r1 := newRigOn(t, s1, strings.ReplaceAll(testPolicy, "wait: 1s", "wait: 2s"))
+	w := r1.startWorker(t, nil)
+	kv, err := r1.js.KeyValue(context.Background(), natsx.BucketEscalations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch, err := kv.WatchFiltered(context.Background(), []string{"e.>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
+	started := r1.expect("started 0", "dispatched 0")[0]
+	// Wait until step 1's result is recorded (outside the in-doubt window).
+	for recorded := false; !recorded; {
+		select {
+		case u := <-watch.Updates():
+			var esc Escalation
+			if u != nil && json.Unmarshal(u.Value(), &esc) == nil {
+				recorded = esc.Intent == nil && len(esc.Calls) == 1
+			}
+		case <-time.After(waitFor):
+			t.Fatal("step 1's result never recorded")
+		}
+	}
+	watch.Stop()
+	// Crash: no graceful stop, the server goes with the process.
+	w.nc.Close()
+	s1.Shutdown()
+	s1.WaitForShutdown()
+
+	s2 := natstest.RunServer(t, dir)
+	r2 := newRigOn(t, s2, strings.ReplaceAll(testPolicy, "wait: 1s", "wait: 2s"))
+	r2.startWorker(t, nil)
+	got := r2.expect("dispatched 1", "exhausted 1")
+	if got[0].EscalationID != started.EscalationID || got[0].InDoubt {
+		t.Fatalf("after restart %+v, want escalation %s continued, not in doubt", got[0], started.EscalationID)
+	}
+	if n := len(r1.iot.Calls()) + len(r2.iot.Calls()); n != 2 {
+		t.Fatalf("%d IoTCall calls in all, want 2 (one per step)", n)
 	}
 }

@@ -78,7 +78,12 @@ func (e *Engine) runIntent(ctx context.Context, esc *Escalation, rev uint64) err
 	out := e.cfg.Dispatcher.Dispatch(ctx, req, vias(run.Via), run.Wait, report)
 	close(placed)
 
-	// Record the result (the intent is done), then set the wait's timer.
+	// Set the wait's timer, then record the result (the intent is done). In
+	// this order a crash in between leaves the step in doubt (placed again,
+	// and timed again), never an escalation without a timer.
+	if err := e.schedule(ctx, esc); err != nil {
+		return err
+	}
 	for {
 		cur, crev, err := e.st.load(ctx, esc.Key)
 		if err != nil {
@@ -96,7 +101,7 @@ func (e *Engine) runIntent(ctx context.Context, esc *Escalation, rev uint64) err
 		}
 		log.Info("step placed", zap.Int("reached", len(out.Reached())), zap.Int("unreached", len(out.Unreached)))
 		e.watchAnswers(cur, run, out.Results)
-		return e.schedule(ctx, cur)
+		return nil
 	}
 }
 
