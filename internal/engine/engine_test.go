@@ -65,6 +65,7 @@ type rig struct {
 	answerers map[string]dispatch.AnswerChecker
 	// clock, when set, is the workers' engines' clock.
 	clock clock.Clock
+	mu    sync.Mutex // guards set, which a test may replace
 }
 
 func newRig(t *testing.T) *rig { return newRigWith(t, testPolicy) }
@@ -150,7 +151,7 @@ func (r *rig) startWorker(t *testing.T, d Dispatcher) *worker {
 		d = r.dispatcher(t)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	eng, err := New(ctx, Config{JS: js, Policies: func() *policy.Set { return r.set }, Dispatcher: d, PublishRetryFor: 5 * time.Second, Clock: r.clock,
+	eng, err := New(ctx, Config{JS: js, Policies: func() *policy.Set { r.mu.Lock(); defer r.mu.Unlock(); return r.set }, Dispatcher: d, PublishRetryFor: 5 * time.Second, Clock: r.clock,
 		LeaseTTL: time.Second, Answerers: r.answerers, AnswerPollFirst: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -347,39 +348,55 @@ func TestCrashBetweenIntentAndResult(t *testing.T) {
 	}
 }
 
-func TestTwoWorkersRunEachStepOnce(t *testing.T) {
-	r := newRig(t)
-	r.startWorker(t, nil)
-	r.startWorker(t, nil)
-	const n = 20
-	for i := range n {
-		r.publish("alerts.prometheus", fmt.Sprintf(`{"id":"a-%d","status":"firing","labels":{"team":"db","cluster":"c%d"}}`, i, i))
-	}
-	dispatched := map[string]int{}
-	exhausted := 0
-	for exhausted < n {
-		select {
-		case o := <-r.events:
-			switch o.Event {
-			case EventDispatched:
-				dispatched[fmt.Sprintf("%s/%d", o.EscalationID, o.Step)]++
-			case EventExhausted:
-				exhausted++
+func TestWorkersRunEachStepOnce(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		workers int
+		kill    bool
+	}{
+		{"two workers", 2, false},
+		{"three workers, one killed", 3, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRig(t)
+			var ws []*worker
+			for range tt.workers {
+				ws = append(ws, r.startWorker(t, nil))
 			}
-		case <-time.After(waitFor):
-			t.Fatalf("exhausted %d of %d", exhausted, n)
-		}
-	}
-	if len(dispatched) != 2*n {
-		t.Fatalf("%d steps dispatched, want %d", len(dispatched), 2*n)
-	}
-	for k, c := range dispatched {
-		if c != 1 {
-			t.Errorf("step %s dispatched %d times", k, c)
-		}
-	}
-	if calls := r.iot.Calls(); len(calls) != 2*n {
-		t.Fatalf("IoTCall rang %d times, want %d", len(calls), 2*n)
+			const n = 20
+			for i := range n {
+				r.publish("alerts.prometheus", fmt.Sprintf(`{"id":"a-%d","status":"firing","labels":{"team":"db","cluster":"c%d"}}`, i, i))
+			}
+			dispatched := map[string]int{}
+			inDoubt := map[string]bool{}
+			exhausted := 0
+			for exhausted < n {
+				select {
+				case o := <-r.events:
+					switch o.Event {
+					case EventDispatched:
+						k := fmt.Sprintf("%s/%d", o.EscalationID, o.Step)
+						dispatched[k]++
+						inDoubt[k] = inDoubt[k] || o.InDoubt
+						if tt.kill && len(dispatched) == 5 {
+							ws[0].nc.Close() // abruptly: no acks, no results recorded
+						}
+					case EventExhausted:
+						exhausted++
+					}
+				case <-time.After(waitFor):
+					t.Fatalf("exhausted %d of %d", exhausted, n)
+				}
+			}
+			if len(dispatched) != 2*n {
+				t.Fatalf("%d steps dispatched, want %d", len(dispatched), 2*n)
+			}
+			for k, c := range dispatched {
+				if c != 1 && !inDoubt[k] {
+					t.Errorf("step %s dispatched %d times, not in doubt", k, c)
+				}
+			}
+		})
 	}
 }
 
@@ -598,5 +615,40 @@ func TestProcessCrashAndRestart(t *testing.T) {
 	}
 	if n := len(r1.iot.Calls()) + len(r2.iot.Calls()); n != 2 {
 		t.Fatalf("%d IoTCall calls in all, want 2 (one per step)", n)
+	}
+}
+
+// TestRunningEscalationKeepsItsPolicy: editing the policies changes new
+// escalations, not the ones already calling people.
+func TestRunningEscalationKeepsItsPolicy(t *testing.T) {
+	r := newRig(t)
+	r.startWorker(t, nil)
+	r.publish("alerts.prometheus", `{"id":"old","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
+	r.expect("started 0", "dispatched 0")
+	// The file changes: step 2's rotation now starts with kenji.
+	edited := strings.Replace(testPolicy, "  - notify: [aiko, kenji]\n    strategy: rotation", "  - notify: [kenji, aiko]\n    strategy: rotation", 1)
+	if edited == testPolicy {
+		t.Fatal("the edit did not apply")
+	}
+	ps, err := policy.Parse("db.yaml", []byte(edited))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := policy.NewSet(ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.mu.Lock()
+	r.set = set
+	r.mu.Unlock()
+	got := r.expect("dispatched 1")[0]
+	if got.People[0].Name != "aiko" {
+		t.Fatalf("step 2 called %+v: the running escalation took the edited policy", got.People)
+	}
+	r.expect("exhausted 1")
+	r.publish("alerts.prometheus", `{"id":"new","status":"firing","labels":{"team":"db","cluster":"pg2"}}`)
+	r.expect("started 0", "dispatched 0")
+	if got := r.expect("dispatched 1")[0]; got.People[0].Name != "kenji" {
+		t.Fatalf("a new escalation called %+v: want the edited policy", got.People)
 	}
 }
