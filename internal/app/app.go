@@ -93,7 +93,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	if a.cfg.SimulateProviders {
-		a.sims = startSims(store.Current(), a.log)
+		a.sims = StartSims(store.Current(), a.log, SimOptions{})
 		defer a.sims.Close()
 		env = a.sims.env()
 		log.Warn("SIMULATED PROVIDERS: no real phone calls are placed; IoTCall, Yemot and CCAI are simulators on loopback",

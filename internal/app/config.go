@@ -6,6 +6,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
@@ -55,6 +56,10 @@ type Config struct {
 	MaxCallsPerPersonPerHour int
 	// Getenv reads the providers' credentials and URLs (nil: os.Getenv).
 	Getenv func(string) string
+	// ProviderTransport, when set, sends the provider clients' HTTP requests
+	// (nil: Go's default transport). Not a flag: the bench sets it to tag
+	// each request with its escalation.
+	ProviderTransport http.RoundTripper
 }
 
 // Defaults returns the configuration `escalator run` starts from.

@@ -3,8 +3,11 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -43,19 +46,65 @@ func (s *Sims) Close() {
 // simIoTCallAuthCode is the simulated IoTCall account's AuthCode.
 const simIoTCallAuthCode = "sim-iotcall-auth-code"
 
-// startSims starts the simulators on loopback, with a rule for every IoTCall
+// SimOptions shape the simulators' behaviour beyond their contracts.
+type SimOptions struct {
+	// Latency delays every response, as a real provider's round trip would.
+	Latency time.Duration
+	// Observe, when set, sees every request as it arrives, before Latency.
+	Observe func(*http.Request)
+}
+
+func (o SimOptions) wrap(h http.Handler) http.Handler {
+	if o.Latency <= 0 && o.Observe == nil {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if o.Observe != nil {
+			o.Observe(r)
+		}
+		if o.Latency > 0 {
+			t := time.NewTimer(o.Latency)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// StartSims starts the simulators on loopback, with a rule for every IoTCall
 // rule key the policies use (its call type from the step's strategy), every
-// CCAI agent available and every CCAI menu open.
-func startSims(set *policy.Set, log *zap.Logger) *Sims {
+// CCAI agent available and every CCAI menu open. Close them when done.
+func StartSims(set *policy.Set, log *zap.Logger, opt SimOptions) *Sims {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	iot := iotcallsim.New(simIoTCallAuthCode)
 	s := &Sims{
-		IoTCall: iotcallsim.NewServer(simIoTCallAuthCode),
-		Yemot:   yemotsim.New(yemotsim.Config{}),
-		CCAI:    ccaisim.New(ccaisim.Config{}),
+		IoTCall: &iotcallsim.Server{Sim: iot, HTTP: httptest.NewServer(opt.wrap(iot))},
+		Yemot:   yemotsim.New(yemotsim.Config{Wrap: opt.wrap}),
+		CCAI:    ccaisim.New(ccaisim.Config{Wrap: opt.wrap}),
 		rules:   map[string]iotcallsim.RuleType{},
 		log:     log,
 	}
 	s.configure(set)
 	return s
+}
+
+// Environ is the simulators' account as provider environment variables
+// (IOTCALL_AUTH_CODE, YEMOT_TOKEN, ...), for a worker in another process.
+func (s *Sims) Environ() []string {
+	e := s.env()
+	return []string{
+		"IOTCALL_AUTH_CODE=" + e.IoTCallAuthCode.Reveal(), "IOTCALL_BASE_URL=" + e.IoTCallBaseURL,
+		"YEMOT_TOKEN=" + e.YemotToken.Reveal(), "YEMOT_BASE_URL=" + e.YemotBaseURL,
+		"CCAI_COMPANY_KEY=" + e.CCAICompanyKey.Reveal(), "CCAI_COMPANY_SECRET=" + e.CCAICompanySecret.Reveal(),
+		"CCAI_BASE_URL=" + e.CCAIBaseURL,
+		"YEMOT_CHECK_ANSWERED=true", "CCAI_CHECK_ANSWERED=true",
+	}
 }
 
 // follow returns current, teaching the simulators the rules, agents and
@@ -160,22 +209,28 @@ func configured(env dispatch.Env) map[string]bool {
 
 // buildProviders makes a client for every configured provider. IoTCall's
 // rule lists are locked through a JetStream KV bucket, across replicas.
-func buildProviders(ctx context.Context, env dispatch.Env, js jetstream.JetStream, log *zap.Logger) (map[string]dispatch.Provider, error) {
+func buildProviders(ctx context.Context, env dispatch.Env, js jetstream.JetStream, rt http.RoundTripper, log *zap.Logger) (map[string]dispatch.Provider, error) {
 	out := map[string]dispatch.Provider{}
+	// The clients' own default (a 30s overall timeout) unless a transport
+	// is given; the Dispatcher bounds each attempt anyway.
+	var hc *http.Client
+	if rt != nil {
+		hc = &http.Client{Timeout: 30 * time.Second, Transport: rt}
+	}
 	if env.Configured(dispatch.IoTCall) {
 		locker, err := kvlock.New(ctx, js, kvlock.Config{Bucket: natsx.BucketLocks, Logger: log})
 		if err != nil {
 			return nil, err
 		}
 		c, err := iotcall.New(iotcall.Config{BaseURL: env.IoTCallBaseURL, AuthCode: env.IoTCallAuthCode.Reveal(),
-			CountryIDs: env.IoTCallCountryIDs, Locker: locker, Logger: log})
+			CountryIDs: env.IoTCallCountryIDs, Locker: locker, Logger: log, HTTPClient: hc})
 		if err != nil {
 			return nil, fmt.Errorf("configure iotcall: %w", err)
 		}
 		out[dispatch.IoTCall] = c
 	}
 	if env.Configured(dispatch.Yemot) {
-		cfg := yemot.Config{BaseURL: env.YemotBaseURL, Token: env.YemotToken.Reveal(), Logger: log, CheckAnswered: env.YemotCheckAnswered}
+		cfg := yemot.Config{BaseURL: env.YemotBaseURL, Token: env.YemotToken.Reveal(), Logger: log, CheckAnswered: env.YemotCheckAnswered, HTTPClient: hc}
 		if cfg.Token == "" {
 			cfg.Username, cfg.Password = env.YemotUsername, env.YemotPassword.Reveal()
 		}
@@ -187,7 +242,7 @@ func buildProviders(ctx context.Context, env dispatch.Env, js jetstream.JetStrea
 	}
 	if env.Configured(dispatch.CCAI) {
 		c, err := ccai.New(ccai.Config{BaseURL: env.CCAIBaseURL, CompanyKey: env.CCAICompanyKey.Reveal(),
-			CompanySecret: env.CCAICompanySecret.Reveal(), Logger: log, CheckAnswered: env.CCAICheckAnswered})
+			CompanySecret: env.CCAICompanySecret.Reveal(), Logger: log, CheckAnswered: env.CCAICheckAnswered, HTTPClient: hc})
 		if err != nil {
 			return nil, fmt.Errorf("configure ccai: %w", err)
 		}

@@ -80,6 +80,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req Request, chain []Via, wai
 			report(r)
 		}
 	}
+	ctx = withRequest(ctx, req)
 	var out Outcome
 	remaining := append([]Person(nil), req.People...)
 	reasons := make(map[string]string)

@@ -8,6 +8,7 @@ package ccaisim
 
 import (
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"sync"
@@ -47,6 +48,9 @@ type Config struct {
 	RatePerSecond int
 	// Clock times the rate limit; nil means the wall clock.
 	Clock clock.Clock
+	// Wrap, when set, wraps the simulator's handler (to add latency, or to
+	// observe requests as they arrive).
+	Wrap func(http.Handler) http.Handler
 }
 
 // Call is one call the simulator created.
@@ -107,7 +111,11 @@ func New(cfg Config) *Server {
 		cfg.Clock = clock.Real{}
 	}
 	s := &Server{cfg: cfg, closing: make(chan struct{}), agents: map[string]AgentState{}, menus: map[int]menu{}}
-	s.srv = httptest.NewServer(s.handler())
+	h := s.handler()
+	if cfg.Wrap != nil {
+		h = cfg.Wrap(h)
+	}
+	s.srv = httptest.NewServer(h)
 	return s
 }
 

@@ -22,6 +22,9 @@ type Config struct {
 	// Login username and password. Defaults: "0770000000" and "sim-password".
 	System   string
 	Password string
+	// Wrap, when set, wraps the simulator's handler (to add latency, or to
+	// observe requests as they arrive).
+	Wrap func(http.Handler) http.Handler
 }
 
 // Request is one request the simulator received.
@@ -84,7 +87,11 @@ func New(cfg Config) *Server {
 		sessions: map[string]bool{},
 		rejects:  map[string]string{},
 	}
-	s.srv = httptest.NewServer(http.HandlerFunc(s.serve))
+	var h http.Handler = http.HandlerFunc(s.serve)
+	if cfg.Wrap != nil {
+		h = cfg.Wrap(h)
+	}
+	s.srv = httptest.NewServer(h)
 	return s
 }
 
