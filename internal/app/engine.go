@@ -13,7 +13,7 @@ import (
 // startEngine builds the provider clients, the dispatcher with its guards,
 // and the escalation engine.
 func (a *App) startEngine(ctx context.Context, js jetstream.JetStream, env dispatch.Env, store *policystore.Store) error {
-	providers, err := buildProviders(ctx, env, js, a.cfg.ProviderTransport, a.log)
+	providers, err := buildProviders(ctx, env, js, a.cfg.Replicas, a.cfg.ProviderTransport, a.log)
 	if err != nil {
 		return err
 	}

@@ -208,8 +208,9 @@ func configured(env dispatch.Env) map[string]bool {
 }
 
 // buildProviders makes a client for every configured provider. IoTCall's
-// rule lists are locked through a JetStream KV bucket, across replicas.
-func buildProviders(ctx context.Context, env dispatch.Env, js jetstream.JetStream, rt http.RoundTripper, log *zap.Logger) (map[string]dispatch.Provider, error) {
+// rule lists are locked through a JetStream KV bucket, across replicas; the
+// bucket has the given replicas, like every other one.
+func buildProviders(ctx context.Context, env dispatch.Env, js jetstream.JetStream, replicas int, rt http.RoundTripper, log *zap.Logger) (map[string]dispatch.Provider, error) {
 	out := map[string]dispatch.Provider{}
 	// The clients' own default (a 30s overall timeout) unless a transport
 	// is given; the Dispatcher bounds each attempt anyway.
@@ -218,7 +219,7 @@ func buildProviders(ctx context.Context, env dispatch.Env, js jetstream.JetStrea
 		hc = &http.Client{Timeout: 30 * time.Second, Transport: rt}
 	}
 	if env.Configured(dispatch.IoTCall) {
-		locker, err := kvlock.New(ctx, js, kvlock.Config{Bucket: natsx.BucketLocks, Logger: log})
+		locker, err := kvlock.New(ctx, js, kvlock.Config{Bucket: natsx.BucketLocks, Replicas: replicas, Logger: log})
 		if err != nil {
 			return nil, err
 		}

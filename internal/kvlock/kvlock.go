@@ -38,6 +38,10 @@ type Config struct {
 	TTL time.Duration
 	// Retry is the waiters' polling interval (0: DefaultRetry).
 	Retry time.Duration
+	// Replicas of the bucket (0: 1). On a cluster, give it the replicas of
+	// the other streams and buckets: an R1 bucket on a node that dies leaves
+	// every worker unable to lock, so every IoTCall call fails.
+	Replicas int
 	// Logger (nil: no logging).
 	Logger *zap.Logger
 }
@@ -75,6 +79,7 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Locker, erro
 		Description:    "escalator: locks on provider-side shared state (e.g. IoTCall rule keys)",
 		History:        1,
 		LimitMarkerTTL: cfg.TTL,
+		Replicas:       cfg.Replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create kv locker bucket %s: %w", cfg.Bucket, err)
@@ -103,7 +108,7 @@ func (l *Locker) Lock(ctx context.Context, key string) (func(), error) {
 		if err == nil {
 			return l.unlocker(key, k, rev), nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) {
+		if !errors.Is(err, jetstream.ErrKeyExists) && !wrongLastSeq(err) {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("lock %s: %w", key, ctx.Err())
 			}
@@ -125,6 +130,16 @@ func (l *Locker) Lock(ctx context.Context, key string) (func(), error) {
 		case <-t.C:
 		}
 	}
+}
+
+// wrongLastSeq reports a create that lost a race: nats.go's Create, finding
+// the key deleted, retries on the delete's revision, and returns the server's
+// error unwrapped when another holder created the key in between (code 10164
+// on a replicated bucket, 10071 on one replica). The key is held: wait.
+func wrongLastSeq(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 func (l *Locker) unlocker(key, k string, rev uint64) func() {
