@@ -160,6 +160,16 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 		if err != nil {
 			return err
 		}
+		if esc != nil && esc.ID == fmt.Sprintf("%s-%d", tok, d.StreamSeq) {
+			// This very alert started it and is delivered again: the worker
+			// that started it may have stopped after saving it and before
+			// publishing its outcomes. Publish them again (the same plan, so
+			// the same message ids: each is stored once).
+			start := policy.Plan(esc.Policy, policy.State{}, policy.Input{Kind: policy.Start, At: esc.CreatedAt}, esc.CreatedAt)
+			if err := e.publishDecision(ctx, esc, start); err != nil {
+				return err
+			}
+		}
 		now := e.clk.Now().UTC()
 		if esc != nil && (esc.State.Status == policy.Active || esc.State.Status == policy.Acknowledged) {
 			if contains(esc.Alerts, ev.ID) {
@@ -324,6 +334,15 @@ func (e *Engine) HandleWakeup(ctx context.Context, w consumer.Wakeup) error {
 				return err
 			}
 			continue // changed before anyone was called (an alert joined): look again
+		}
+		if msg.Kind == "timer" && esc.State.Status == policy.Exhausted && w.NumDelivered > 1 {
+			// A timer delivered again that finds the escalation exhausted
+			// may be the one that exhausted it, on a worker that stopped
+			// after saving and before publishing: publish it again (same
+			// message id: stored once).
+			o := Outcome{EscalationID: esc.ID, AlertID: esc.AlertID, Policy: esc.Policy.Name, Event: EventExhausted,
+				Step: esc.State.Step, Loop: esc.State.Loop, By: esc.State.By, Alerts: len(esc.Alerts), Summary: esc.Summary}
+			return e.publish(ctx, o, outcomeID(esc.ID, EventExhausted, o.Step, o.Loop))
 		}
 		if msg.Kind != "timer" || esc.State.Finished() {
 			return nil
