@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -48,7 +49,7 @@ func ParseWith(opt Options, name string, data []byte) ([]*Policy, error) {
 			break
 		}
 		if err != nil {
-			d.probs = append(d.probs, syntaxProblem(name, err))
+			d.probs = append(d.probs, syntaxProblem(name, data, err))
 			break
 		}
 		if len(doc.Content) == 0 {
@@ -66,7 +67,7 @@ func ParseWith(opt Options, name string, data []byte) ([]*Policy, error) {
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
 
-func syntaxProblem(file string, err error) Problem {
+func syntaxProblem(file string, data []byte, err error) Problem {
 	msg := err.Error()
 	p := Problem{File: file}
 	if m := yamlLine.FindStringSubmatch(msg); m != nil {
@@ -74,9 +75,42 @@ func syntaxProblem(file string, err error) Problem {
 		msg = msg[len(m[0]):]
 	} else {
 		msg = strings.TrimPrefix(msg, "yaml: ")
+		p.Line = unnamedLine(data, msg)
 	}
 	p.Msg = "invalid YAML: " + msg
 	return p
+}
+
+// unnamedLine locates a YAML error that names no line. The YAML library
+// leaves the line out for a problem on the first line and for characters its
+// reader refuses; for the latter, it is the line of the first such character.
+func unnamedLine(data []byte, msg string) int {
+	if !strings.Contains(msg, "UTF-8") && !strings.Contains(msg, "Unicode") && !strings.Contains(msg, "control characters") {
+		return 1
+	}
+	line := 1
+	for i := 0; i < len(data); {
+		r, size := utf8.DecodeRune(data[i:])
+		if r == utf8.RuneError && size <= 1 || !yamlAllowed(r) {
+			return line
+		}
+		if r == '\n' {
+			line++
+		}
+		i += size
+	}
+	return 1
+}
+
+// yamlAllowed reports whether YAML allows r in a stream (YAML 1.2, c-printable).
+func yamlAllowed(r rune) bool {
+	switch {
+	case r == '\t' || r == '\n' || r == '\r' || r == 0x85:
+		return true
+	case r >= 0x20 && r <= 0x7E, r >= 0xA0 && r <= 0xD7FF, r >= 0xE000 && r <= 0xFFFD, r >= 0x10000 && r <= 0x10FFFF:
+		return true
+	}
+	return false
 }
 
 // Load reads every policy from paths: files, or directories whose *.yaml and

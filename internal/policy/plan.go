@@ -145,10 +145,13 @@ func Plan(p *Policy, st State, in Input, now time.Time) Decision {
 }
 
 // enter starts step (step, loop), skipping at once every step that resolves
-// to nobody, and exhausts the escalation past its last repeat.
+// to nobody, and exhausts the escalation past its last repeat. Whom a step
+// resolves to depends only on the step and now, so once every step has been
+// skipped, further rounds would skip them all again: the escalation is
+// exhausted at once (a large repeat must not loop, nor list a skip per round).
 func enter(p *Policy, st State, step, loop int, now time.Time) Decision {
 	var d Decision
-	for tries := 0; tries <= len(p.Steps)*(p.Repeat+1); tries++ {
+	for tries := 0; tries < len(p.Steps); tries++ {
 		if step >= len(p.Steps) {
 			step, loop = 0, loop+1
 		}

@@ -90,7 +90,9 @@ func (r *Roster) Shift(t time.Time) (int, time.Time) {
 	at := func(k int) time.Time {
 		return time.Date(s.Year(), s.Month(), s.Day()+k*days, s.Hour(), s.Minute(), s.Second(), s.Nanosecond(), s.Location())
 	}
-	k := int(t.Sub(r.Start) / (time.Duration(days) * 24 * time.Hour))
+	// A first guess from Unix seconds (t.Sub saturates beyond 292 years, and
+	// the loops below would then walk day by day); the loops fix DST shifts.
+	k := int((t.Unix() - r.Start.Unix()) / (int64(days) * 86400))
 	for at(k).After(t) {
 		k--
 	}

@@ -1,0 +1,140 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/escalator-oss/escalator/internal/alert"
+)
+
+// fuzzFile is the file name the fuzzed policies are parsed as.
+const fuzzFile = "fuzz.yaml"
+
+// fuzzTimes are the moments Plan is run at: ordinary days, and one inside
+// the seed policies' holiday overrides.
+var fuzzTimes = []time.Time{
+	time.Date(2026, 3, 8, 13, 30, 0, 0, time.UTC),
+	time.Date(2026, 3, 25, 12, 0, 0, 0, time.UTC),
+	time.Date(2026, 12, 30, 0, 0, 0, 0, time.UTC),
+}
+
+// FuzzPolicy feeds arbitrary bytes to the policy loader (Parse, then NewSet
+// as Load does). It must never panic; every problem must be located as
+// "fuzz.yaml:<line>:..." (only a file with no policy at all has no line);
+// an accepted policy must survive the engine's JSON snapshot unchanged,
+// parse the same way twice, match alerts, and Plan must run it from start
+// to its end with every step calling someone it defines. The seed corpus is
+// in testdata/fuzz/FuzzPolicy.
+func FuzzPolicy(f *testing.F) {
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ps, err := Parse(fuzzFile, data)
+		if err == nil {
+			var set *Set
+			set, err = NewSet(ps)
+			if err == nil {
+				checkAccepted(t, data, set)
+				return
+			}
+		}
+		var probs Problems
+		if !errors.As(err, &probs) || len(probs) == 0 {
+			t.Fatalf("rejection is not Problems: %T %v", err, err)
+		}
+		for _, p := range probs {
+			if p.File != fuzzFile || p.Msg == "" {
+				t.Fatalf("problem without file or message: %+v", p)
+			}
+			if p.Line <= 0 && p.Msg != "no policy in file" {
+				t.Fatalf("problem without a line: %q", p.String())
+			}
+			if want := fmt.Sprintf("%s:%d", fuzzFile, p.Line); p.Line > 0 && !strings.HasPrefix(p.String(), want) {
+				t.Fatalf("problem %q does not start with %q", p.String(), want)
+			}
+		}
+	})
+}
+
+func checkAccepted(t *testing.T, data []byte, set *Set) {
+	t.Helper()
+	again, err := Parse(fuzzFile, data)
+	if err != nil || len(again) != len(set.Policies) {
+		t.Fatalf("second parse differs: %d policies, %v", len(again), err)
+	}
+	for _, p := range set.Policies {
+		if p.Name == "" || len(p.Steps) == 0 || p.Repeat < 0 {
+			t.Fatalf("accepted policy %+v", p)
+		}
+		for i, s := range p.Steps {
+			if len(s.Via) == 0 || s.Wait < MinWait {
+				t.Fatalf("accepted step %d: %+v", i, s)
+			}
+		}
+		b, err := json.Marshal(p)
+		if err != nil {
+			t.Fatalf("snapshot %s: %v", p.Name, err)
+		}
+		var q Policy
+		if err := json.Unmarshal(b, &q); err != nil {
+			t.Fatalf("restore snapshot %s: %v\n%s", p.Name, err, b)
+		}
+		b2, err := json.Marshal(&q)
+		if err != nil || !bytes.Equal(b, b2) {
+			t.Fatalf("snapshot round trip changed %s (%v):\n%s\n%s", p.Name, err, b, b2)
+		}
+		p2, _ := (&Set{Policies: again}).Get(p.Name)
+		if b3, _ := json.Marshal(p2); !bytes.Equal(b, b3) {
+			t.Fatalf("second parse of %s differs:\n%s\n%s", p.Name, b, b3)
+		}
+		ev := alert.Event{ID: "fuzz", Status: alert.Firing, Severity: "critical", Labels: p.Match.Labels}
+		if p.Match.Matches(ev) != q.Match.Matches(ev) {
+			t.Fatalf("snapshot of %s matches differently", p.Name)
+		}
+		set.Match(ev)
+		set.Explain(ev)
+		set.Strict(map[string]bool{IoTCall: true})
+		for _, now := range fuzzTimes {
+			runPlan(t, p, now)
+			runPlan(t, &q, now)
+		}
+	}
+}
+
+// runPlan runs p from Start through its timers until it is finished (or a
+// bound far past its steps and repeats), checking each decision.
+func runPlan(t *testing.T, p *Policy, now time.Time) {
+	t.Helper()
+	var st State
+	in := Input{Kind: Start}
+	for i := 0; i < 64; i++ {
+		d := Plan(p, st, in, now)
+		if d.Run != nil {
+			if len(d.Run.People) == 0 || d.Run.Step < 0 || d.Run.Step >= len(p.Steps) || len(d.Run.Via) == 0 {
+				t.Fatalf("%s: run %+v", p.Name, d.Run)
+			}
+			for _, who := range d.Run.People {
+				if p.People[who.Name] != who {
+					t.Fatalf("%s: calls %+v, not defined in the policy", p.Name, who)
+				}
+			}
+		}
+		if len(d.Skipped) > len(p.Steps) {
+			t.Fatalf("%s: one decision skipped %d steps of %d", p.Name, len(d.Skipped), len(p.Steps))
+		}
+		if d.State.Finished() {
+			if !d.NextAt.IsZero() {
+				t.Fatalf("%s: finished with a wake-up at %s", p.Name, d.NextAt)
+			}
+			return
+		}
+		if d.State.Status != Active || !d.NextAt.After(now) {
+			t.Fatalf("%s: decision %+v at %s", p.Name, d, now)
+		}
+		st, now = d.State, d.NextAt
+		in = Input{Kind: Timer, At: d.NextAt}
+	}
+}
