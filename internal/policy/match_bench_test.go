@@ -115,4 +115,3 @@ func BenchmarkPlan(b *testing.B) {
 		}
 	})
 }
-
