@@ -96,6 +96,8 @@ func StartSims(set *policy.Set, log *zap.Logger, opt SimOptions) *Sims {
 
 // Environ is the simulators' account as provider environment variables
 // (IOTCALL_AUTH_CODE, YEMOT_TOKEN, ...), for a worker in another process.
+// Answered detection is left at its default (off), as in a deployment that
+// does not turn it on.
 func (s *Sims) Environ() []string {
 	e := s.env()
 	return []string{
@@ -103,7 +105,6 @@ func (s *Sims) Environ() []string {
 		"YEMOT_TOKEN=" + e.YemotToken.Reveal(), "YEMOT_BASE_URL=" + e.YemotBaseURL,
 		"CCAI_COMPANY_KEY=" + e.CCAICompanyKey.Reveal(), "CCAI_COMPANY_SECRET=" + e.CCAICompanySecret.Reveal(),
 		"CCAI_BASE_URL=" + e.CCAIBaseURL,
-		"YEMOT_CHECK_ANSWERED=true", "CCAI_CHECK_ANSWERED=true",
 	}
 }
 
@@ -207,17 +208,26 @@ func configured(env dispatch.Env) map[string]bool {
 	}
 }
 
+// ProviderTransport returns the HTTP transport of the provider clients: Go's
+// default, keeping up to 64 idle connections per host instead of 2, since a
+// burst of escalations calls the same few provider hosts at once and would
+// otherwise open (and, with TLS, handshake) a new connection for most calls.
+func ProviderTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
+}
+
 // buildProviders makes a client for every configured provider. IoTCall's
 // rule lists are locked through a JetStream KV bucket, across replicas; the
 // bucket has the given replicas, like every other one.
 func buildProviders(ctx context.Context, env dispatch.Env, js jetstream.JetStream, replicas int, rt http.RoundTripper, log *zap.Logger) (map[string]dispatch.Provider, error) {
 	out := map[string]dispatch.Provider{}
-	// The clients' own default (a 30s overall timeout) unless a transport
-	// is given; the Dispatcher bounds each attempt anyway.
-	var hc *http.Client
-	if rt != nil {
-		hc = &http.Client{Timeout: 30 * time.Second, Transport: rt}
+	if rt == nil {
+		rt = ProviderTransport()
 	}
+	// The Dispatcher bounds each attempt; 30s is a last resort.
+	hc := &http.Client{Timeout: 30 * time.Second, Transport: rt}
 	if env.Configured(dispatch.IoTCall) {
 		locker, err := kvlock.New(ctx, js, kvlock.Config{Bucket: natsx.BucketLocks, Replicas: replicas, Logger: log})
 		if err != nil {

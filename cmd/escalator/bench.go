@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/escalator-oss/escalator/internal/bench"
+)
+
+const benchHelp = `Usage: escalator bench [flags]
+
+Measures escalator on this machine and prints, in one run:
+  - raw JetStream (the baseline): publish, and consume + ack, of messages the
+    size of an alert, on a copy of the ALERTS stream;
+  - escalations started per second at max rate, as a ratio of the baseline,
+    and the worker's CPU seconds per 1,000 escalations;
+  - latency from an alert's publish to the provider simulator receiving the
+    first request of its escalation (p50, p90, p99, max) at --rate;
+  - the worker's memory with --active escalations waiting on a timer;
+  - recovery: with the last --active count waiting, kill -9 the worker, keep
+    it down until every timer is due, restart it, and time until every due
+    timer has fired; escalations lost must be 0.
+The worker is a separate process (with its embedded nats-server), so its
+memory and CPU are its own. The providers are simulators on loopback; no real
+call is placed. It uses the example policies of --policies (payments is not
+sent alerts: CCAI's documented 10 requests/s would be what is measured).
+It takes several minutes; --active "" skips the memory and recovery runs.
+
+Flags:
+`
+
+// benchCommand runs `escalator bench` (and, hidden, its worker process).
+func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "worker" {
+		if err := bench.WorkerMain(ctx, args[1:]); err != nil {
+			fmt.Fprintln(stderr, "escalator bench worker:", err)
+			return 1
+		}
+		return 0
+	}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg := bench.Config{Progress: stderr}
+	fs.StringVar(&cfg.Policies, "policies", "policies", "the example policies' directory")
+	fs.IntVar(&cfg.Alerts, "alerts", 20000, "alerts in the max-rate run (and baseline messages)")
+	fs.Float64Var(&cfg.Rate, "rate", 500, "alerts per second in the latency run (open loop)")
+	fs.DurationVar(&cfg.LatencyFor, "duration", 20*time.Second, "how long the latency run publishes")
+	fs.DurationVar(&cfg.SimLatency, "sim-latency", 0, "delay of every provider simulator response")
+	active := fs.String("active", "10000,100000", "comma-separated counts of waiting escalations to read memory at; recovery uses the last (empty: skip)")
+	fs.DurationVar(&cfg.RecoveryWait, "recovery-wait", 2*time.Minute, "every step's wait in the active and recovery run (must exceed the time to fill it)")
+	fs.StringVar(&cfg.WorkDir, "work-dir", "", "keep the worker's data and log here (default: a temporary directory, removed)")
+	fs.IntVar(&cfg.Workers, "workers", 0, "the worker's --workers (default: escalator run's default)")
+	fs.StringVar(&cfg.PprofAddr, "pprof", "", "serve the worker process's /debug/pprof on this address (e.g. 127.0.0.1:6060)")
+	format := fs.String("format", "text", "output format: text or json")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, benchHelp)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 2
+	}
+	if *format != "text" && *format != "json" {
+		fmt.Fprintf(stderr, "escalator bench: --format %q: want text or json\n", *format)
+		return 2
+	}
+	for _, f := range strings.Split(*active, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.ReplaceAll(f, "_", ""))
+		if err != nil || n <= 0 {
+			fmt.Fprintf(stderr, "escalator bench: --active %q: want positive counts\n", f)
+			return 2
+		}
+		cfg.Active = append(cfg.Active, n)
+	}
+	if cfg.Alerts <= 0 || cfg.Rate <= 0 || cfg.LatencyFor <= 0 {
+		fmt.Fprintln(stderr, "escalator bench: --alerts, --rate and --duration must be positive")
+		return 2
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(stderr, "escalator bench:", err)
+		return 1
+	}
+	cfg.Executable = exe
+	r, err := bench.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "escalator bench:", err)
+		return 1
+	}
+	if *format == "json" {
+		err = bench.WriteJSON(stdout, r)
+	} else {
+		err = bench.WriteText(stdout, r)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "escalator bench:", err)
+		return 1
+	}
+	return 0
+}
