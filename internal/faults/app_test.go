@@ -1,0 +1,69 @@
+package faults
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/escalator-oss/escalator/internal/app"
+)
+
+// inProcess is a worker run in the test process with app.New.
+type inProcess struct {
+	app    *app.App
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// appConfig is a worker's configuration for the suite: testdata/policies,
+// the providers of env (the test's simulators), no per-person cap.
+func appConfig(env map[string]string) app.Config {
+	cfg := app.Defaults()
+	cfg.Policies = policiesDir
+	cfg.HTTPAddr = ""
+	cfg.NATSListen = ""
+	cfg.ShutdownGrace = 2 * time.Second
+	cfg.MaxCallsPerPersonPerHour = 0
+	cfg.Getenv = func(k string) string { return env[k] }
+	return cfg
+}
+
+// runApp starts a worker and waits until it is ready; it is stopped when
+// the test ends (or by stop).
+func runApp(t *testing.T, cfg app.Config) *inProcess {
+	t.Helper()
+	a, err := app.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p := &inProcess{app: a, cancel: cancel, done: make(chan error, 1)}
+	go func() { p.done <- a.Run(ctx) }()
+	select {
+	case <-a.Started():
+	case err := <-p.done:
+		t.Fatalf("run: %v", err)
+	case <-time.After(time.Minute):
+		t.Fatal("worker not ready after a minute")
+	}
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+// stop shuts the worker down cleanly and waits for it; safe twice.
+func (p *inProcess) stop(t *testing.T) {
+	t.Helper()
+	if p.done == nil {
+		return
+	}
+	p.cancel()
+	select {
+	case err := <-p.done:
+		if err != nil {
+			t.Errorf("run returned %v", err)
+		}
+	case <-time.After(time.Minute):
+		t.Error("worker shutdown took over a minute")
+	}
+	p.done = nil
+}
