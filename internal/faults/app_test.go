@@ -5,7 +5,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/escalator-oss/escalator/internal/app"
+	"github.com/escalator-oss/escalator/internal/natsx"
 )
 
 // inProcess is a worker run in the test process with app.New.
@@ -66,4 +69,19 @@ func (p *inProcess) stop(t *testing.T) {
 		t.Error("worker shutdown took over a minute")
 	}
 	p.done = nil
+}
+
+// ensureStreams creates the streams, consumers and buckets as a worker with
+// the default configuration does.
+func ensureStreams(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	topo := natsx.Topology{Replicas: 1, DuplicateWindow: app.Defaults().DuplicateWindow}
+	if err := natsx.Ensure(ctx, js, topo); err != nil {
+		t.Fatal(err)
+	}
+	if err := natsx.EnsureEngine(ctx, js, topo); err != nil {
+		t.Fatal(err)
+	}
 }
