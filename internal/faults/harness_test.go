@@ -2,6 +2,8 @@ package faults
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -330,6 +332,8 @@ type escRecord struct {
 	final      string // exhausted, acknowledged, resolved; "" while running
 	dispatched map[stepKey][]string
 	failed     int
+	events     []string
+	started    bool
 }
 
 // ledger reads the ESCALATIONS stream with an ordered consumer and keeps
@@ -337,21 +341,25 @@ type escRecord struct {
 type ledger struct {
 	mu      sync.Mutex
 	started map[string][]string // alert id → escalations started for it
+	byAlert map[string][]string // alert id → escalations any outcome names
 	escs    map[string]*escRecord
 	// inDoubt counts the outcomes of in-doubt step runs that ended one
 	// provider's part (dispatched or dispatch_failed): one per re-run with
 	// the suite's single-provider policies.
 	inDoubt   int
 	unmatched int
-	events    map[string]int
-	changed   chan struct{}
-	stop      func()
+	// failures counts dispatch_failed outcomes by provider and error.
+	failures map[string]int
+	events   map[string]int
+	changed  chan struct{}
+	stop     func()
 }
 
 func newLedger(t *testing.T, js jetstream.JetStream) *ledger {
 	t.Helper()
-	l := &ledger{started: map[string][]string{}, escs: map[string]*escRecord{}, events: map[string]int{},
-		changed: make(chan struct{}, 1)}
+	l := &ledger{started: map[string][]string{}, byAlert: map[string][]string{}, escs: map[string]*escRecord{}, events: map[string]int{},
+		failures: map[string]int{},
+		changed:  make(chan struct{}, 1)}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var cons jetstream.Consumer
@@ -393,18 +401,22 @@ func (l *ledger) add(data []byte) {
 	if r == nil {
 		r = &escRecord{alert: o.AlertID, dispatched: map[stepKey][]string{}}
 		l.escs[o.EscalationID] = r
+		l.byAlert[o.AlertID] = append(l.byAlert[o.AlertID], o.EscalationID)
 	}
+	r.events = append(r.events, o.Event)
 	if o.InDoubt && (o.Event == engine.EventDispatched || o.Event == engine.EventDispatchFailed) {
 		l.inDoubt++
 	}
 	switch o.Event {
 	case engine.EventStarted:
+		r.started = true
 		l.started[o.AlertID] = append(l.started[o.AlertID], o.EscalationID)
 	case engine.EventDispatched:
 		k := stepKey{o.EscalationID, o.Step, o.Loop}
 		r.dispatched[k] = append(r.dispatched[k], o.References...)
 	case engine.EventDispatchFailed:
 		r.failed++
+		l.failures[o.Provider+": "+o.Error]++
 	case engine.EventExhausted, engine.EventAcknowledged, engine.EventResolved:
 		r.final = o.Event
 	}
@@ -421,7 +433,7 @@ func (l *ledger) pending(ids []string) []string {
 	var out []string
 	for _, id := range ids {
 		done := false
-		for _, e := range l.started[id] {
+		for _, e := range l.byAlert[id] {
 			if r := l.escs[e]; r != nil && r.final != "" {
 				done = true
 			}
@@ -470,6 +482,8 @@ type figures struct {
 	InDoubt              int     `json:"in_doubt"`
 	Unexplained          int     `json:"unexplained"`
 	Silent               int     `json:"silent"`
+	StartedMissing       int     `json:"started_missing"`
+	Unattributed         int     `json:"unattributed"`
 	Kills                int     `json:"kills,omitempty"`
 	Restarts             int     `json:"restarts,omitempty"`
 	ProviderRefused      int64   `json:"provider_requests_refused,omitempty"`
@@ -506,7 +520,11 @@ func settle(t *testing.T, name string, js jetstream.JetStream, s *sims, sent []s
 		if !known[r.alert] {
 			continue
 		}
-		f.EscalationsStarted++
+		if r.started {
+			f.EscalationsStarted++
+		} else {
+			f.StartedMissing++
+		}
 		if r.final != "" {
 			f.EscalationsCompleted++
 		}
@@ -527,6 +545,11 @@ func settle(t *testing.T, name string, js jetstream.JetStream, s *sims, sent []s
 	// died before it could say so (its step must then have been re-run in
 	// doubt, which the count above already requires).
 	f.Duplicated = f.CallsPlaced - f.StepsDispatched
+	for _, ref := range c.refs {
+		if !refsSeen[ref] {
+			f.Unattributed++
+		}
+	}
 	if f.Duplicated > f.InDoubt {
 		f.Unexplained = f.Duplicated - f.InDoubt
 	}
@@ -541,6 +564,9 @@ func settle(t *testing.T, name string, js jetstream.JetStream, s *sims, sent []s
 		"(iotcall %d, yemot %d, ccai %d), dispatch_failed %d, silent %d, lost %d, duplicated %d, in doubt %d",
 		name, f.AlertsSent, f.EscalationsStarted, f.EscalationsCompleted, f.Exhausted, f.StepsDispatched,
 		f.CallsPlaced, f.CallsIoTCall, f.CallsYemot, f.CallsCCAI, f.DispatchFailed, f.Silent, f.Lost, f.Duplicated, f.InDoubt)
+	for why, n := range l.failures {
+		t.Logf("%s: dispatch_failed ×%d: %s", name, n, why)
+	}
 	t.Logf("FAULTS %s", line)
 	fmt.Printf("FAULTS %s\n", line)
 	if f.Lost != 0 {
@@ -550,10 +576,14 @@ func settle(t *testing.T, name string, js jetstream.JetStream, s *sims, sent []s
 		}
 		t.Errorf("%s: %d alerts lost (no final outcome by the deadline), e.g. %v", name, f.Lost, pending)
 		for _, id := range pending {
-			for _, e := range l.started[id] {
-				t.Logf("  %s: escalation %s, %+v", id, e, *l.escs[e])
+			for _, e := range l.byAlert[id] {
+				t.Logf("  %s: escalation %s, outcomes %v", id, e, l.escs[e].events)
 			}
+			t.Logf("  %s: record in the bucket: %s", id, record(js, id))
 		}
+	}
+	if f.StartedMissing != 0 {
+		t.Errorf("%s: %d escalations have outcomes but no started outcome", name, f.StartedMissing)
 	}
 	if f.StartedTwice != 0 {
 		t.Errorf("%s: %d alerts started more than one escalation", name, f.StartedTwice)
@@ -643,4 +673,36 @@ func (w *worker) kill() {
 	}
 	_ = w.cmd.Process.Kill()
 	<-w.exited
+}
+
+// record is the escalation record of alertID in the escalations bucket, in
+// short: its id, status, step and intent (found through the a.<hash> index
+// the engine keeps; the hash is the engine's: SHA-256 of the id and a zero
+// byte, the first 12 bytes in hex).
+func record(js jetstream.JetStream, alertID string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kv, err := js.KeyValue(ctx, natsx.BucketEscalations)
+	if err != nil {
+		return err.Error()
+	}
+	h := sha256.Sum256(append([]byte(alertID), 0))
+	idx, err := kv.Get(ctx, "a."+hex.EncodeToString(h[:12]))
+	if err != nil {
+		return "index: " + err.Error()
+	}
+	e, err := kv.Get(ctx, string(idx.Value()))
+	if err != nil {
+		return "record: " + err.Error()
+	}
+	var esc struct {
+		ID     string          `json:"id"`
+		State  json.RawMessage `json:"state"`
+		Intent json.RawMessage `json:"intent"`
+		Calls  json.RawMessage `json:"calls"`
+	}
+	if err := json.Unmarshal(e.Value(), &esc); err != nil {
+		return err.Error()
+	}
+	return fmt.Sprintf("id %s (revision %d) state %s intent %s calls %s", esc.ID, e.Revision(), esc.State, esc.Intent, esc.Calls)
 }
