@@ -119,10 +119,33 @@ func (m *Match) Explain(ev alert.Event) (bool, []string) {
 	return true, why
 }
 
-// Matches reports whether ev satisfies every condition.
+// Matches reports whether ev satisfies every condition: Explain's answer,
+// without building its reasons (it runs for every policy on every alert).
 func (m *Match) Matches(ev alert.Event) bool {
-	ok, _ := m.Explain(ev)
-	return ok
+	for k, want := range m.Labels {
+		if got, ok := ev.Labels[k]; !ok || got != want {
+			return false
+		}
+	}
+	if len(m.LabelsRegex) > 0 {
+		re := m.compiled()
+		for k := range m.LabelsRegex {
+			got, ok := ev.Labels[k]
+			if r := re[k]; !ok || r == nil || !r.MatchString(got) {
+				return false
+			}
+		}
+	}
+	if len(m.Severity) == 0 {
+		return true
+	}
+	sev := strings.ToLower(ev.Severity)
+	for _, s := range m.Severity {
+		if strings.ToLower(s) == sev {
+			return true
+		}
+	}
+	return false
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -48,3 +48,27 @@ func TestMatch(t *testing.T) {
 		})
 	}
 }
+
+// TestMatchesAgreesWithExplain checks the fast Matches against Explain on
+// every example policy and a grid of alerts.
+func TestMatchesAgreesWithExplain(t *testing.T) {
+	set, err := Load("../../policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	labelSets := []map[string]string{
+		nil, {"team": "db"}, {"team": "payments", "service": "checkout"}, {"team": "payments", "service": "billing-x"},
+		{"service": "core-api"}, {"service": "xcore-api"}, {"team": "DB"}, {"team": "db", "service": "core-1"},
+	}
+	for _, p := range set.Policies {
+		for _, ls := range labelSets {
+			for _, sev := range []string{"", "critical", "WARNING", "info"} {
+				ev := event(ls, sev)
+				want, _ := p.Match.Explain(ev)
+				if got := p.Match.Matches(ev); got != want {
+					t.Errorf("%s on %v/%q: Matches = %v, Explain = %v", p.Name, ls, sev, got, want)
+				}
+			}
+		}
+	}
+}

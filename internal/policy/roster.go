@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"sync"
 	"time"
 )
 
@@ -61,14 +62,22 @@ func parseHandoff(s string) (days int, d time.Duration, err error) {
 	return 0, d, nil
 }
 
+// locations caches time.LoadLocation, which reads the zone's file each
+// time; Plan asks for a roster's zone on every decision.
+var locations sync.Map // name → *time.Location
+
 func (r *Roster) location() *time.Location {
 	if r.TimeZone == "" {
 		return time.UTC
+	}
+	if loc, ok := locations.Load(r.TimeZone); ok {
+		return loc.(*time.Location)
 	}
 	loc, err := time.LoadLocation(r.TimeZone)
 	if err != nil {
 		return time.UTC
 	}
+	locations.Store(r.TimeZone, loc)
 	return loc
 }
 
