@@ -182,7 +182,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		log.Info("http server listening", zap.String("addr", a.httpAddr))
 	}
 
-	timers, err := consumer.NewTimers(consumer.TimersConfig{JS: js, Handler: a.eng, Topology: topo,
+	timers, err := consumer.NewTimers(consumer.TimersConfig{JS: js, Handler: a.eng, Topology: topo, Workers: a.cfg.Workers,
 		Grace: a.cfg.ShutdownGrace, Logger: a.log})
 	if err != nil {
 		return err

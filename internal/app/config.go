@@ -39,7 +39,10 @@ type Config struct {
 	// Policies is the policy directory or file.
 	Policies string
 
-	// Workers process alerts concurrently.
+	// Workers process alerts (and, as many again, due wake-ups)
+	// concurrently. Each spends most of its time waiting on JetStream round
+	// trips, so there are several per core: escalator bench measured about
+	// twice the escalations started per second with 16 as with 4 on 2 cores.
 	Workers int
 	// MaxAlertSize bounds one alert event, in bytes.
 	MaxAlertSize int
@@ -70,7 +73,7 @@ func Defaults() Config {
 		Replicas:        1,
 		HTTPAddr:        "127.0.0.1:8080",
 		Policies:        "policies",
-		Workers:         4,
+		Workers:         16,
 		MaxAlertSize:    64 << 10,
 		DuplicateWindow: 2 * time.Minute,
 		ShutdownGrace:   10 * time.Second,
