@@ -210,10 +210,16 @@ func (p *pool) run(ctx context.Context, cons jetstream.Consumer, route func(jets
 	it.Drain() // buffered messages still come out of Next, and are handed back
 	timer := time.NewTimer(p.grace)
 	defer timer.Stop()
+	expired := false
 	select {
 	case <-fetchDone:
 	case <-timer.C:
+		// The fetcher may be held up handing a message to a busy handler
+		// (its queue is full): cancel the handlers so that it goes on.
+		expired = true
+		p.log.Warn("grace period over: cancelling work in flight; it will be redelivered")
 		it.Stop()
+		hcancel()
 		<-fetchDone
 	}
 	for _, q := range queues {
@@ -221,6 +227,10 @@ func (p *pool) run(ctx context.Context, cons jetstream.Consumer, route func(jets
 	}
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
+	if expired {
+		<-finished
+		return nil
+	}
 	select {
 	case <-finished:
 	case <-timer.C:

@@ -248,3 +248,47 @@ func TestRetryThenSuccess(t *testing.T) {
 		t.Fatalf("delivery %d, want a redelivery", d.NumDelivered)
 	}
 }
+
+// TestShutdownBoundedByGrace: handlers stuck past the grace period (say,
+// retrying a publish while NATS is away) are cancelled, even when the fetcher
+// is itself held up handing them the next message.
+func TestShutdownBoundedByGrace(t *testing.T) {
+	s := natstest.RunServer(t, "")
+	_, js := natstest.Connect(t, s)
+	ctx := context.Background()
+	topo := natsx.Topology{}
+	if err := natsx.Ensure(ctx, js, topo); err != nil {
+		t.Fatal(err)
+	}
+	entered := make(chan struct{}, 10)
+	c, err := New(Config{
+		JS: js, Workers: 1, Topology: topo, Metrics: metrics.NewAlerts(prometheus.NewRegistry()), Grace: 100 * time.Millisecond,
+		Handler: HandlerFunc(func(ctx context.Context, d Delivery) error {
+			entered <- struct{}{}
+			<-ctx.Done() // stuck until cancelled
+			return ctx.Err()
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"a", "b", "c", "d"} {
+		if _, err := js.Publish(ctx, "alerts.nats", []byte(`{"id":"`+id+`","status":"firing"}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan error, 1)
+	go func() { stopped <- c.Run(rctx) }()
+	select {
+	case <-entered:
+	case <-time.After(waitFor):
+		t.Fatal("no alert reached the handler")
+	}
+	cancel()
+	select {
+	case <-stopped:
+	case <-time.After(waitFor):
+		t.Fatal("Run did not return after the grace period: a stuck handler holds the shutdown")
+	}
+}
