@@ -289,6 +289,12 @@ func (e *Engine) stop(ctx context.Context, d consumer.Delivery, kind policy.Inpu
 			dec = policy.Plan(esc.Policy, esc.State, policy.Input{Kind: kind, At: now, By: ev.By}, now)
 		}
 		if len(dec.Events) == 0 {
+			if d.NumDelivered > 1 {
+				// Delivered again: this event may be the one that stopped
+				// it, on a worker that died after saving and before
+				// publishing. Publish again (same message id: stored once).
+				return e.republishStop(ctx, esc, kind)
+			}
 			return nil // finished already: nothing changes
 		}
 		esc.State = dec.State
@@ -307,6 +313,22 @@ func (e *Engine) stop(ctx context.Context, d consumer.Delivery, kind policy.Inpu
 		e.log.Info("escalation stopped", zap.String("escalation", esc.ID), zap.String("by", ev.By), zap.Strings("events", dec.Events))
 		return e.publishDecision(ctx, esc, dec)
 	}
+}
+
+// republishStop publishes again the outcome of an acknowledgement or a
+// resolution that esc's state shows was applied, and cancels its timer again.
+func (e *Engine) republishStop(ctx context.Context, esc *Escalation, kind policy.InputKind) error {
+	name := ""
+	switch {
+	case kind == policy.Ack && esc.State.Status == policy.Acknowledged:
+		name = EventAcknowledged
+	case kind == policy.Resolve && esc.State.Status == policy.Resolved:
+		name = EventResolved
+	default:
+		return nil
+	}
+	e.cancel(ctx, esc.Key)
+	return e.publishDecision(ctx, esc, policy.Decision{State: esc.State, Events: []string{name}})
 }
 
 // HandleWakeup implements consumer.WakeupHandler: it places a recorded step,

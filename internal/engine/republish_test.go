@@ -1,0 +1,78 @@
+package engine
+
+import (
+	"context"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/escalator-oss/escalator/internal/alert"
+	"github.com/escalator-oss/escalator/internal/consumer"
+	"github.com/escalator-oss/escalator/internal/policy"
+)
+
+// TestRedeliveredAckPublishesItsOutcome: a worker that saved an
+// acknowledgement and died before publishing it leaves the state
+// acknowledged and no outcome; the redelivered ack publishes it.
+func TestRedeliveredAckPublishesItsOutcome(t *testing.T) {
+	r := newRig(t)
+	w := r.startWorker(t, nil)
+	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
+	r.expect("started 0", "dispatched 0")
+
+	// What the dead worker saved: acknowledged, without its outcome.
+	ctx := context.Background()
+	entry, err := w.eng.st.kv.Get(ctx, alertKey("pg-down"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		esc, rev, err := w.eng.st.load(ctx, string(entry.Value()))
+		if err != nil || esc == nil {
+			t.Fatalf("load: %v, %v", esc, err)
+		}
+		esc.State.Status, esc.State.By, esc.Intent = policy.Acknowledged, "aiko", nil
+		if _, err := w.eng.st.save(ctx, esc, rev); err == nil {
+			break
+		} else if err != errConflict {
+			t.Fatal(err)
+		}
+	}
+	ack := consumer.Delivery{Event: alert.Event{ID: "pg-down", Status: alert.Acknowledged, By: "aiko"}, StreamSeq: 1000}
+
+	acks := func() uint64 {
+		st, err := r.js.Stream(ctx, "ESCALATIONS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := st.Info(ctx, jetstream.WithSubjectFilter("escalations.*.acknowledged"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n uint64
+		for _, c := range info.State.Subjects {
+			n += c
+		}
+		return n
+	}
+	ack.NumDelivered = 1 // a first delivery finding it acknowledged: a second ack, nothing to say
+	if err := w.eng.HandleAlert(ctx, ack); err != nil {
+		t.Fatal(err)
+	}
+	if n := acks(); n != 0 {
+		t.Fatalf("a second ack published %d acknowledged outcomes", n)
+	}
+	ack.NumDelivered = 2 // delivered again: maybe the one whose outcome is missing
+	if err := w.eng.HandleAlert(ctx, ack); err != nil {
+		t.Fatal(err)
+	}
+	if n := acks(); n != 1 {
+		t.Fatalf("the redelivered ack left %d acknowledged outcomes, want 1", n)
+	}
+	if err := w.eng.HandleAlert(ctx, ack); err != nil {
+		t.Fatal(err)
+	}
+	if n := acks(); n != 1 {
+		t.Fatalf("a third delivery left %d acknowledged outcomes, want 1 (same message id)", n)
+	}
+}
