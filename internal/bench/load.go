@@ -106,6 +106,8 @@ type watcher struct {
 	progressed map[string]time.Time
 	tallies    map[string]*tally
 	waiters    []waiter
+	// only, when set, limits the watcher to these alert ids.
+	only map[string]time.Time
 }
 
 type waiter struct {
@@ -143,7 +145,7 @@ func newWatcher() *watcher {
 // replayWatch follows the ESCALATIONS stream from since on, timing each
 // outcome by when the stream stored it: nothing published before the
 // subscription is missed.
-func replayWatch(ctx context.Context, nc *nats.Conn, since time.Time) (*watcher, error) {
+func replayWatch(ctx context.Context, nc *nats.Conn, since time.Time, only map[string]time.Time) (*watcher, error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, err
@@ -155,6 +157,7 @@ func replayWatch(ctx context.Context, nc *nats.Conn, since time.Time) (*watcher,
 		return nil, fmt.Errorf("follow the outcome stream: %w", err)
 	}
 	w := newWatcher()
+	w.only = only
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		at := time.Now()
 		if md, err := m.Metadata(); err == nil {
@@ -173,6 +176,11 @@ func (w *watcher) record(data []byte, now time.Time) {
 	var o outcomeMsg
 	if err := json.Unmarshal(data, &o); err != nil {
 		return
+	}
+	if w.only != nil {
+		if _, ok := w.only[o.AlertID]; !ok {
+			return
+		}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -3,7 +3,10 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io"
 	"io/fs"
+	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -137,6 +140,9 @@ func activeRun(ctx context.Context, cfg Config, dir, policies string, env []stri
 			return nil, nil, stopAll(wk, nc, err)
 		}
 		actives = append(actives, Active{Escalations: target, RSSMiB: mib(u.RSS), StoreMiB: mib(dirSize(filepath.Join(dir, "data")))})
+		if cfg.PprofAddr != "" {
+			saveProfile(cfg, "http://"+cfg.PprofAddr+"/debug/pprof/heap", filepath.Join(dir, fmt.Sprintf("heap-%d.pb.gz", target)))
+		}
 	}
 
 	// Kill: the worker and its embedded server die together, as in a crash.
@@ -178,7 +184,7 @@ func activeRun(ctx context.Context, cfg Config, dir, policies string, env []stri
 	}
 	// The outcomes published between ready and this subscription are read
 	// from the stream by the watcher's replay below, so none is missed.
-	w2, err := replayWatch(ctx, nc2, restart)
+	w2, err := replayWatch(ctx, nc2, restart, due)
 	if err != nil {
 		return nil, nil, stopAll(wk, nc2, err)
 	}
@@ -205,4 +211,25 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// saveProfile fetches a pprof profile from the worker into file.
+func saveProfile(cfg Config, url, file string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		cfg.progress("profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		cfg.progress("profile: %v", err)
+		return
+	}
+	defer f.Close()
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		cfg.progress("profile: %v", err)
+		return
+	}
+	cfg.progress("profile: %s", file)
 }

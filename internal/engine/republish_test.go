@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -74,5 +75,30 @@ func TestRedeliveredAckPublishesItsOutcome(t *testing.T) {
 	}
 	if n := acks(); n != 1 {
 		t.Fatalf("a third delivery left %d acknowledged outcomes, want 1 (same message id)", n)
+	}
+}
+
+// TestCountActiveInBatches counts past one batch, skipping deleted records.
+func TestCountActiveInBatches(t *testing.T) {
+	r := newRig(t)
+	w := r.startWorker(t, nil)
+	ctx := context.Background()
+	if n, err := w.eng.CountActive(ctx); err != nil || n != 0 {
+		t.Fatalf("empty bucket: CountActive = %d, %v", n, err)
+	}
+	for i := range 1203 {
+		status := "active"
+		if i%3 == 0 {
+			status = "exhausted"
+		}
+		if _, err := w.eng.st.kv.Put(ctx, fmt.Sprintf("e.k%d", i), []byte(`{"state":{"status":"`+status+`"}}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.eng.st.kv.Delete(ctx, "e.k1"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := w.eng.CountActive(ctx); err != nil || n != 801 {
+		t.Fatalf("CountActive = %d, %v; want 801", n, err)
 	}
 }
