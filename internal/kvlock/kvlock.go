@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -53,12 +54,12 @@ type Locker struct {
 	retry time.Duration
 	log   *zap.Logger
 
-	// local holds a one-slot semaphore per key: the goroutines of this
-	// process queue here, and only the one at the head competes for the
-	// key in the bucket. Without it, every waiter watches the key and all
-	// race to create it on each release (measured: a few hundred IoTCall
-	// calls a second through one rule instead of about a thousand).
-	local sync.Map // key → chan struct{}
+	// local holds each key's state in this process: its goroutines queue
+	// there, and only the one at the head competes for the key in the
+	// bucket. Without it, every waiter watches the key and all race to
+	// create it on each release (measured: a few hundred IoTCall calls a
+	// second through one rule instead of about a thousand).
+	local sync.Map // key → *local
 }
 
 var _ dispatch.Locker = (*Locker)(nil)
@@ -101,25 +102,71 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Locker, erro
 // or to expire, until ctx ends. unlock deletes the key only if it is still
 // ours (same revision): after an expiry someone else may hold it.
 func (l *Locker) Lock(ctx context.Context, key string) (func(), error) {
-	sem, _ := l.local.LoadOrStore(key, make(chan struct{}, 1))
-	slot := sem.(chan struct{})
+	v, _ := l.local.LoadOrStore(key, &local{slot: make(chan struct{}, 1)})
+	ks := v.(*local)
+	ks.waiting.Add(1)
 	select {
-	case slot <- struct{}{}:
+	case ks.slot <- struct{}{}:
+		ks.waiting.Add(-1)
 	case <-ctx.Done():
+		if ks.waiting.Add(-1) == 0 {
+			// A holder may have handed the shared lock on to the waiters,
+			// this one the last: release it rather than leave it to its TTL.
+			select {
+			case ks.slot <- struct{}{}:
+				ks.releaseShared()
+				<-ks.slot
+			default: // someone holds the slot, and releases or hands on
+			}
+		}
 		return nil, fmt.Errorf("lock %s: %w", key, ctx.Err())
 	}
-	unlock, err := l.lockShared(ctx, key)
-	if err != nil {
-		<-slot
-		return nil, err
+	if ks.shared == nil {
+		unlock, err := l.lockShared(ctx, key)
+		if err != nil {
+			<-ks.slot
+			return nil, err
+		}
+		ks.shared, ks.since, ks.handoffs = unlock, time.Now(), 0
 	}
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			unlock()
-			<-slot
+			// Another goroutine of this process waits: hand it the shared
+			// lock as it is, saving a release and a create (two round
+			// trips per call under load), while the lock is young enough
+			// to outlive the next holder's work, and not so often that
+			// other processes wait long.
+			if ks.waiting.Load() > 0 && time.Since(ks.since) < l.ttl/6 && ks.handoffs < maxHandoffs {
+				ks.handoffs++
+			} else {
+				ks.releaseShared()
+			}
+			<-ks.slot
 		})
 	}, nil
+}
+
+// maxHandoffs bounds how many times in a row a process passes a held lock
+// from one of its goroutines to the next before releasing it to others.
+const maxHandoffs = 32
+
+// local is one key's state in this process. shared, since and handoffs are
+// guarded by holding slot.
+type local struct {
+	slot    chan struct{} // one slot: this process's holder
+	waiting atomic.Int32  // goroutines queued for slot
+	// shared releases the lock in the bucket, while this process has it.
+	shared   func()
+	since    time.Time
+	handoffs int
+}
+
+func (ks *local) releaseShared() {
+	if ks.shared != nil {
+		ks.shared()
+		ks.shared = nil
+	}
 }
 
 // lockShared takes key in the bucket, across processes.
