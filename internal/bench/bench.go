@@ -44,6 +44,9 @@ type Config struct {
 	// Active are the numbers of waiting escalations at which memory is read;
 	// recovery runs with the last. Empty skips both.
 	Active []int
+	// Settle is how long the worker is left idle at each Active count before
+	// its memory is read.
+	Settle time.Duration
 	// RecoveryWait replaces every step's wait in the active run (so that the
 	// timers come due while the worker is down).
 	RecoveryWait time.Duration
@@ -71,6 +74,7 @@ type Report struct {
 		Workers      int     `json:"workers"`
 		Active       []int   `json:"active"`
 		RecoveryWait string  `json:"recovery_wait"`
+		Settle       string  `json:"settle"`
 	} `json:"config"`
 	Baseline   Baseline   `json:"baseline"`
 	Throughput Throughput `json:"throughput"`
@@ -115,8 +119,11 @@ type Latency struct {
 
 // Active is the worker's memory with that many escalations waiting on a timer.
 type Active struct {
-	Escalations int     `json:"escalations"`
-	RSSMiB      float64 `json:"rss_mib"`
+	Escalations int `json:"escalations"`
+	// RSSMiB is read after Settle; FillingRSSMiB as the last first step was
+	// placed (the store still caching the blocks it was writing).
+	RSSMiB        float64 `json:"rss_mib"`
+	FillingRSSMiB float64 `json:"filling_rss_mib"`
 	// StoreMiB is the JetStream store on disk.
 	StoreMiB float64 `json:"store_mib"`
 }
@@ -150,6 +157,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		r.Config.Workers = app.Defaults().Workers
 	}
 	r.Config.SimLatency, r.Config.Active, r.Config.RecoveryWait = cfg.SimLatency.String(), cfg.Active, cfg.RecoveryWait.String()
+	r.Config.Settle = cfg.Settle.String()
 
 	dir := cfg.WorkDir
 	if dir == "" {

@@ -29,7 +29,7 @@ func TestBenchSmall(t *testing.T) {
 	var progress bytes.Buffer
 	r, err := Run(ctx, Config{
 		Executable: exe, Policies: "../../policies", Alerts: 300, Rate: 100, LatencyFor: time.Second,
-		Active: []int{150, 300}, RecoveryWait: 8 * time.Second, WorkDir: t.TempDir(), Progress: &progress,
+		Active: []int{150, 300}, Settle: 100 * time.Millisecond, RecoveryWait: 8 * time.Second, WorkDir: t.TempDir(), Progress: &progress,
 	})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, progress.String())

@@ -135,11 +135,22 @@ func activeRun(ctx context.Context, cfg Config, dir, policies string, env []stri
 			return nil, nil, stopAll(wk, nc, fmt.Errorf("active: only %d of %d escalations placed their first step in 10 minutes",
 				w.counts("act").dispatched, target))
 		}
+		busy, err := readUsage(wk.pid())
+		if err != nil {
+			return nil, nil, stopAll(wk, nc, err)
+		}
+		// Waiting is the state measured: let the store's block caches,
+		// kept while it was being filled, expire before reading again.
+		cfg.progress("active: %d placed; settling for %s", target, cfg.Settle)
+		if err := sleepCtx(ctx, cfg.Settle); err != nil {
+			return nil, nil, stopAll(wk, nc, err)
+		}
 		u, err := readUsage(wk.pid())
 		if err != nil {
 			return nil, nil, stopAll(wk, nc, err)
 		}
-		actives = append(actives, Active{Escalations: target, RSSMiB: mib(u.RSS), StoreMiB: mib(dirSize(filepath.Join(dir, "data")))})
+		actives = append(actives, Active{Escalations: target, RSSMiB: mib(u.RSS), FillingRSSMiB: mib(busy.RSS),
+			StoreMiB: mib(dirSize(filepath.Join(dir, "data")))})
 		if cfg.PprofAddr != "" {
 			saveProfile(cfg, "http://"+cfg.PprofAddr+"/debug/pprof/heap", filepath.Join(dir, fmt.Sprintf("heap-%d.pb.gz", target)))
 		}
@@ -162,14 +173,8 @@ func activeRun(ctx context.Context, cfg Config, dir, policies string, env []stri
 	// Down until the last timer is due (and a second more).
 	until := lastStart.Add(cfg.RecoveryWait + time.Second)
 	cfg.progress("recovery: killed with %d timers pending; down until %s", len(due), until.Format(time.TimeOnly))
-	if d := time.Until(until); d > 0 {
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return nil, nil, ctx.Err()
-		}
+	if err := sleepCtx(ctx, time.Until(until)); err != nil {
+		return nil, nil, err
 	}
 
 	restart := time.Now()
@@ -232,4 +237,19 @@ func saveProfile(cfg Config, url, file string) {
 		return
 	}
 	cfg.progress("profile: %s", file)
+}
+
+// sleepCtx waits d (the bench paces itself in wall-clock time), or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -61,9 +61,9 @@ func WriteText(w io.Writer, r *Report) error {
 	}
 	if len(r.Active) > 0 {
 		p("")
-		p("escalations waiting on a timer\tworker RSS\tstore on disk")
+		p("escalations waiting on a timer\tworker RSS (after %s idle)\tRSS while filling\tstore on disk", r.Config.Settle)
 		for _, a := range r.Active {
-			line := fmt.Sprintf("  %d\t%.0f MiB\t%.0f MiB", a.Escalations, a.RSSMiB, a.StoreMiB)
+			line := fmt.Sprintf("  %d\t%.0f MiB\t%.0f MiB\t%.0f MiB", a.Escalations, a.RSSMiB, a.FillingRSSMiB, a.StoreMiB)
 			if a.Escalations == Targets.ActiveAt {
 				line += fmt.Sprintf("\ttarget < %.0f MiB: %s", Targets.ActiveRSSMiB, verdict(a.RSSMiB < Targets.ActiveRSSMiB))
 			}
