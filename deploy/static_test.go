@@ -28,8 +28,7 @@ func TestStaticBinary(t *testing.T) {
 		t.Skip("the image is linux")
 	}
 	bin := filepath.Join(t.TempDir(), "escalator")
-	goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-	cmd := exec.Command(goTool, "build", "-trimpath", "-ldflags", "-s -w -X main.version=v0.0.0-deploytest", "-o", bin, "./cmd/escalator")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w -X main.version=v0.0.0-deploytest", "-o", bin, "./cmd/escalator")
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -268,13 +268,6 @@ func (w *watcher) counts(run string) tally {
 	return w.count(run)
 }
 
-func (w *watcher) startedAt(id string) (time.Time, bool) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	t, ok := w.started[id]
-	return t, ok
-}
-
 // firstRequests records when the simulators first saw a request of each
 // alert's escalation (AlertHeader).
 type firstRequests struct {

@@ -149,6 +149,7 @@ func activeRun(ctx context.Context, cfg Config, dir, policies string, env []stri
 		if err != nil {
 			return nil, nil, stopAll(wk, nc, err)
 		}
+		cfg.progress("active: %d waiting: RSS %.0f MiB (%.0f MiB while filling)", target, mib(u.RSS), mib(busy.RSS))
 		actives = append(actives, Active{Escalations: target, RSSMiB: mib(u.RSS), FillingRSSMiB: mib(busy.RSS),
 			StoreMiB: mib(dirSize(filepath.Join(dir, "data")))})
 		if cfg.PprofAddr != "" {
