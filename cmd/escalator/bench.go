@@ -57,7 +57,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.DurationVar(&cfg.RecoveryWait, "recovery-wait", 4*time.Minute, "every step's wait in the active and recovery run (must exceed the time to fill it)")
 	fs.StringVar(&cfg.WorkDir, "work-dir", "", "keep the worker's data and log here (default: a temporary directory, removed)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "the worker's --workers (default: escalator run's default)")
-	fs.StringVar(&cfg.PprofAddr, "pprof", "", "serve the worker process's /debug/pprof on this address (e.g. 127.0.0.1:6060)")
+	fs.StringVar(&cfg.PprofAddr, "pprof", "", "serve the worker process's /debug/pprof on this address (e.g. 127.0.0.1:6060), and save its heap profile in --work-dir at each --active count")
 	format := fs.String("format", "text", "output format: text or json")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchHelp)
