@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -283,5 +282,3 @@ func percentile(sorted []time.Duration, p float64) float64 {
 	i = min(max(i, 0), len(sorted)-1)
 	return float64(sorted[i]) / float64(time.Millisecond)
 }
-
-func sortDurations(d []time.Duration) { slices.Sort(d) }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -37,15 +38,19 @@ func alertJSON(run string, i int, at time.Time) (id string, data []byte) {
 
 // publisher publishes alerts without waiting for each ack (open loop).
 type publisher struct {
-	js jetstream.JetStream
+	js     jetstream.JetStream
+	failed atomic.Int64
 }
 
 func newPublisher(nc *nats.Conn) (*publisher, error) {
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	p := &publisher{}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096),
+		jetstream.WithPublishAsyncErrHandler(func(jetstream.JetStream, *nats.Msg, error) { p.failed.Add(1) }))
 	if err != nil {
 		return nil, err
 	}
-	return &publisher{js: js}, nil
+	p.js = js
+	return p, nil
 }
 
 // publish sends one message with a Nats-Msg-Id; a full window of pending
@@ -55,12 +60,16 @@ func (p *publisher) publish(subject, id string, data []byte) error {
 	return err
 }
 
-// flush waits until every published message is acked, and counts failures.
+// flush waits until every published message is acked or failed; any
+// failure is an error (the figures would count alerts never stored).
 func (p *publisher) flush(ctx context.Context) error {
 	select {
 	case <-p.js.PublishAsyncComplete():
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+	if n := p.failed.Load(); n > 0 {
+		return fmt.Errorf("%d publishes were not acknowledged", n)
 	}
 	return nil
 }
@@ -144,19 +153,19 @@ func newWatcher() *watcher {
 
 // replayWatch follows the ESCALATIONS stream from since on, timing each
 // outcome by when the stream stored it: nothing published before the
-// subscription is missed.
-func replayWatch(ctx context.Context, nc *nats.Conn, since time.Time, only map[string]time.Time) (*watcher, error) {
+// subscription is missed. stop ends it.
+func replayWatch(ctx context.Context, nc *nats.Conn, since time.Time, only map[string]time.Time) (w *watcher, stop func(), err error) {
 	js, err := jetstream.New(nc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	cons, err := js.OrderedConsumer(ctx, "ESCALATIONS", jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("follow the outcome stream: %w", err)
+		return nil, nil, fmt.Errorf("follow the outcome stream: %w", err)
 	}
-	w := newWatcher()
+	w = newWatcher()
 	w.only = only
 	cc, err := cons.Consume(func(m jetstream.Msg) {
 		at := time.Now()
@@ -166,10 +175,9 @@ func replayWatch(ctx context.Context, nc *nats.Conn, since time.Time, only map[s
 		w.record(m.Data(), at)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	go func() { <-ctx.Done(); cc.Stop() }()
-	return w, nil
+	return w, cc.Stop, nil
 }
 
 func (w *watcher) record(data []byte, now time.Time) {

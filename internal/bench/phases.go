@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -55,7 +56,7 @@ func latencyRun(ctx context.Context, nc *nats.Conn, w *watcher, first *firstRequ
 		}
 		lat = append(lat, t.Sub(at))
 	}
-	sortDurations(lat)
+	slices.Sort(lat)
 	out.P50ms, out.P90ms, out.P99ms = percentile(lat, 50), percentile(lat, 90), percentile(lat, 99)
 	out.MaxMs = percentile(lat, 100)
 	return out, nil
@@ -190,10 +191,11 @@ func activeRun(ctx context.Context, cfg Config, dir, policies string, env []stri
 	}
 	// The outcomes published between ready and this subscription are read
 	// from the stream by the watcher's replay below, so none is missed.
-	w2, err := replayWatch(ctx, nc2, restart, due)
+	w2, stopWatch, err := replayWatch(ctx, nc2, restart, due)
 	if err != nil {
 		return nil, nil, stopAll(wk, nc2, err)
 	}
+	defer stopWatch()
 	ok := w2.wait(ctx, 10*time.Minute, func(x *watcher) bool { return x.count("act").progressed >= len(due) })
 	w2.mu.Lock()
 	var last time.Time
