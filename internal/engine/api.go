@@ -37,7 +37,11 @@ type Summary struct {
 }
 
 func summarize(esc *Escalation) Summary {
-	return Summary{ID: esc.ID, Policy: esc.Policy.Name, AlertID: esc.AlertID, Alerts: len(esc.Alerts), Status: esc.State.Status,
+	name := ""
+	if esc.Policy != nil { // always set by the engine; a damaged record still lists
+		name = esc.Policy.Name
+	}
+	return Summary{ID: esc.ID, Policy: name, AlertID: esc.AlertID, Alerts: len(esc.Alerts), Status: esc.State.Status,
 		Step: esc.State.Step, Loop: esc.State.Loop, NextAt: esc.State.NextAt, Started: esc.CreatedAt, InFlight: esc.Intent != nil}
 }
 
@@ -45,21 +49,22 @@ func summarize(esc *Escalation) Summary {
 func (e *Engine) listEscalations(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
-	lister, err := e.st.kv.ListKeysFiltered(ctx, "e.>")
+	latest := map[string]Summary{}
+	err := e.scanLatest(ctx, func(key string, data []byte, deleted bool) {
+		var esc Escalation
+		if deleted || json.Unmarshal(data, &esc) != nil || esc.State.Finished() {
+			delete(latest, key)
+			return
+		}
+		latest[key] = summarize(&esc)
+	})
 	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "list escalations: " + err.Error()})
 		return
 	}
-	out := []Summary{}
-	for key := range lister.Keys() {
-		if !strings.HasPrefix(key, "e.") {
-			continue
-		}
-		esc, _, err := e.st.load(ctx, key)
-		if err != nil || esc == nil || esc.State.Finished() {
-			continue
-		}
-		out = append(out, summarize(esc))
+	out := make([]Summary, 0, len(latest))
+	for _, s := range latest {
+		out = append(out, s)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
 	writeJSON(w, http.StatusOK, map[string]any{"escalations": out})

@@ -2,7 +2,10 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -100,5 +103,59 @@ func TestCountActiveInBatches(t *testing.T) {
 	}
 	if n, err := w.eng.CountActive(ctx); err != nil || n != 801 {
 		t.Fatalf("CountActive = %d, %v; want 801", n, err)
+	}
+}
+
+// TestScanWhileRecordsChange: records rewritten while the bucket is read are
+// each counted once. A record replaced after the consumer listed it comes
+// only later in the stream; small batches end the read before that (without
+// the final check of the keys that exist, this fails).
+func TestScanWhileRecordsChange(t *testing.T) {
+	r := newRig(t)
+	w := r.startWorker(t, nil)
+	ctx := context.Background()
+	const keys = 1200
+	rec := `{"id":"x","state":{"status":"active"}}`
+	for i := range keys {
+		if _, err := w.eng.st.kv.Put(ctx, fmt.Sprintf("e.k%d", i), []byte(rec)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { // rewrite records, in no order, as long as the test reads
+		defer close(done)
+		for i := 0; ; i = (i + 7919) % keys {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := w.eng.st.kv.Put(ctx, fmt.Sprintf("e.k%d", i), []byte(rec)); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	mux := http.NewServeMux()
+	w.eng.Register(mux)
+	defer func(n int) { scanBatch = n }(scanBatch)
+	for i := range 10 {
+		scanBatch = []int{500, 40}[i%2]
+		if n, err := w.eng.CountActive(ctx); err != nil || n != keys {
+			t.Fatalf("scan %d: CountActive = %d, %v; want %d", i, n, err, keys)
+		}
+		rw := httptest.NewRecorder()
+		mux.ServeHTTP(rw, httptest.NewRequest("GET", "/v1/escalations", nil))
+		var list struct{ Escalations []Summary }
+		if err := json.Unmarshal(rw.Body.Bytes(), &list); err != nil || len(list.Escalations) != keys {
+			t.Fatalf("scan %d: GET /v1/escalations listed %d (%v), want %d", i, len(list.Escalations), err, keys)
+		}
 	}
 }
