@@ -21,10 +21,19 @@ import (
 // end batches inside the scan's races).
 var scanBatch = 500
 
-// scanLatest calls fn with the latest record of every escalation in the
-// bucket (deleted ones with deleted set), reading the bucket's stream in
-// batches of an ordered pull consumer: bounded memory, a round trip per
-// batch, not per key.
+// entry is one key's latest record in the escalations bucket, as scanned.
+type entry struct {
+	Key     string
+	Data    []byte
+	Deleted bool   // a delete or purge marker
+	Rev     uint64 // the record's stream sequence (its KV revision)
+	At      time.Time
+}
+
+// scanLatest calls fn with the latest record of every key under the bucket
+// prefix pre ("e." for escalations, "a." for the alert index), reading the
+// bucket's stream in batches of an ordered pull consumer: bounded memory, a
+// round trip per batch, not per key.
 //
 // A consumer alone can miss a key: a record replaced after the consumer
 // listed it and before delivering it is skipped, its new revision comes
@@ -34,27 +43,39 @@ var scanBatch = 500
 // then asks the server for the keys that exist now, and fetches any it did
 // not get one by one (only those rewritten meanwhile). A key may come more
 // than once, older first: the caller keeps the last. ctx bounds the scan.
-func (e *Engine) scanLatest(ctx context.Context, fn func(key string, data []byte, deleted bool)) error {
+func (e *Engine) scanLatest(ctx context.Context, pre string, fn func(entry)) error {
 	prefix := "$KV." + natsx.BucketEscalations + "."
-	filter := prefix + "e.>"
+	filter := prefix + pre + ">"
 	s, err := e.js.Stream(ctx, "KV_"+natsx.BucketEscalations)
 	if err != nil {
 		return err
 	}
 	last, err := s.GetLastMsgForSubject(ctx, filter)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil // no escalation records at all
+		return nil // no such records at all
 	}
 	if err != nil {
 		return err
 	}
-	cons, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	// One consumer for the whole scan: an ordered consumer would be
+	// recreated for every batch, and each creation counts what is pending
+	// across all keys (quadratic in the bucket's size).
+	cons, err := s.CreateConsumer(ctx, jetstream.ConsumerConfig{
+		Description:       "escalator: scan of the escalations bucket",
+		FilterSubject:     filter,
+		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
+		MemoryStorage:     true,
+		InactiveThreshold: time.Minute, // removed by the server if this worker dies mid-scan
 	})
 	if err != nil {
 		return err
 	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = s.DeleteConsumer(dctx, cons.CachedInfo().Name)
+	}()
 	got := map[string]struct{}{}
 	for upTo := uint64(0); upTo < last.Sequence; {
 		// No wait: the server ends the batch at the end of the stream.
@@ -65,18 +86,21 @@ func (e *Engine) scanLatest(ctx context.Context, fn func(key string, data []byte
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			if md, err := m.Metadata(); err == nil {
-				upTo = max(upTo, md.Sequence.Stream)
+			md, err := m.Metadata()
+			if err != nil {
+				continue // not from the stream: cannot happen
 			}
+			upTo = max(upTo, md.Sequence.Stream)
 			key := strings.TrimPrefix(m.Subject(), prefix)
 			got[key] = struct{}{}
-			fn(key, m.Data(), m.Headers().Get("KV-Operation") != "") // DEL or PURGE
+			fn(entry{Key: key, Data: m.Data(), Deleted: m.Headers().Get("KV-Operation") != "", // DEL or PURGE
+				Rev: md.Sequence.Stream, At: md.Timestamp})
 		}
 		if err := batch.Error(); err != nil {
 			return err
 		}
 		if n == 0 {
-			break // the end (or no answer): the check below finds the rest
+			break // the end (or no answer, or a lost batch): the check below finds the rest
 		}
 	}
 	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
@@ -88,14 +112,14 @@ func (e *Engine) scanLatest(ctx context.Context, fn func(key string, data []byte
 		if _, ok := got[key]; ok {
 			continue
 		}
-		entry, err := e.st.kv.Get(ctx, key)
+		kve, err := e.st.kv.Get(ctx, key)
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound):
-			fn(key, nil, true)
+			fn(entry{Key: key, Deleted: true})
 		case err != nil:
 			return err
 		default:
-			fn(key, entry.Value(), false)
+			fn(entry{Key: key, Data: kve.Value(), Rev: kve.Revision(), At: kve.Created()})
 		}
 	}
 	return nil
@@ -106,17 +130,17 @@ func (e *Engine) scanLatest(ctx context.Context, fn func(key string, data []byte
 // for a periodic gauge, not a hot path.
 func (e *Engine) CountActive(ctx context.Context) (int, error) {
 	active := map[string]bool{}
-	err := e.scanLatest(ctx, func(key string, data []byte, deleted bool) {
+	err := e.scanLatest(ctx, "e.", func(r entry) {
 		// Only the status is needed: skip the rest (the policy snapshot).
 		var rec struct {
 			State struct {
 				Status policy.Status `json:"status"`
 			} `json:"state"`
 		}
-		if !deleted && json.Unmarshal(data, &rec) == nil && rec.State.Status == policy.Active {
-			active[key] = true
+		if !r.Deleted && json.Unmarshal(r.Data, &rec) == nil && rec.State.Status == policy.Active {
+			active[r.Key] = true
 		} else {
-			delete(active, key)
+			delete(active, r.Key)
 		}
 	})
 	if err != nil {

@@ -50,13 +50,13 @@ func (e *Engine) listEscalations(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	latest := map[string]Summary{}
-	err := e.scanLatest(ctx, func(key string, data []byte, deleted bool) {
+	err := e.scanLatest(ctx, "e.", func(r entry) {
 		var esc Escalation
-		if deleted || json.Unmarshal(data, &esc) != nil || esc.State.Finished() {
-			delete(latest, key)
+		if r.Deleted || json.Unmarshal(r.Data, &esc) != nil || esc.State.Finished() {
+			delete(latest, r.Key)
 			return
 		}
-		latest[key] = summarize(&esc)
+		latest[r.Key] = summarize(&esc)
 	})
 	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "list escalations: " + err.Error()})
