@@ -65,6 +65,23 @@ func TestHelpAndVersion(t *testing.T) {
 		!strings.Contains(errb.String(), "--replicas must be 1 to 5") {
 		t.Fatalf("bad replicas: %d %s", code, errb.String())
 	}
+	// A retention shorter than the alerts are kept is refused, from the
+	// flag and from the environment alike.
+	errb.Reset()
+	if code := run(context.Background(), []string{"run", "--escalation-retention", "24h"}, &out, &errb, func(string) string { return "" }); code != 2 ||
+		!strings.Contains(errb.String(), "--escalation-retention must be 0 (keep for ever) or at least 168h0m0s") {
+		t.Fatalf("short retention: %d %s", code, errb.String())
+	}
+	errb.Reset()
+	env := func(k string) string {
+		if k == "ESCALATOR_ESCALATION_RETENTION" {
+			return "1h"
+		}
+		return ""
+	}
+	if code := run(context.Background(), []string{"run"}, &out, &errb, env); code != 2 || !strings.Contains(errb.String(), "got 1h0m0s") {
+		t.Fatalf("short retention from the environment: %d %s", code, errb.String())
+	}
 }
 
 // TestSIGTERM runs the real binary on embedded defaults, waits for it to say

@@ -62,6 +62,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.IntVar(&cfg.MaxAlertSize, "max-alert-size", cfg.MaxAlertSize, "largest alert event accepted, in `bytes`")
 	fs.DurationVar(&cfg.DuplicateWindow, "duplicate-window", cfg.DuplicateWindow, "how long a retried alert is recognised as a duplicate")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight work may take to finish on SIGINT/SIGTERM")
+	fs.DurationVar(&cfg.EscalationRetention, "escalation-retention", cfg.EscalationRetention,
+		"how long an ended escalation's record is kept after it ended and its alerts last fired (at least 168h; 0 keeps them for ever)")
 	fs.BoolVar(&cfg.SimulateProviders, "simulate-providers", false, "call loopback simulators of IoTCall, Yemot and CCAI instead of the real providers (no real calls)")
 	fs.IntVar(&cfg.MaxCallsPerPersonPerHour, "max-calls-per-person", cfg.MaxCallsPerPersonPerHour, "most calls to one number in any hour; 0 for no cap")
 	fs.StringVar(&logFormat, "log-format", "json", "log format: json or console")
@@ -74,7 +76,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		"replicas": "ESCALATOR_REPLICAS", "http-addr": "ESCALATOR_HTTP_ADDR", "http-token": "ESCALATOR_HTTP_TOKEN",
 		"policies": "ESCALATOR_POLICIES", "workers": "ESCALATOR_WORKERS", "max-alert-size": "ESCALATOR_MAX_ALERT_SIZE",
 		"duplicate-window": "ESCALATOR_DUPLICATE_WINDOW", "shutdown-grace": "ESCALATOR_SHUTDOWN_GRACE",
-		"simulate-providers": "ESCALATOR_SIMULATE_PROVIDERS", "max-calls-per-person": "ESCALATOR_MAX_CALLS_PER_PERSON",
+		"escalation-retention": "ESCALATOR_ESCALATION_RETENTION",
+		"simulate-providers":   "ESCALATOR_SIMULATE_PROVIDERS", "max-calls-per-person": "ESCALATOR_MAX_CALLS_PER_PERSON",
 		"log-format": "ESCALATOR_LOG_FORMAT", "log-level": "ESCALATOR_LOG_LEVEL",
 	} {
 		fs.bind(flagName, env)

@@ -191,6 +191,9 @@ func (a *App) Run(ctx context.Context) (err error) {
 	defer stopWatch()
 	a.watchPolicies(watchCtx, store)
 	go a.eng.ReportActive(watchCtx, a.reg, activeCountInterval)
+	if a.cfg.EscalationRetention > 0 {
+		go a.eng.RunSweeper(watchCtx, a.cfg.EscalationRetention, sweepInterval)
+	}
 
 	consCtx, stopCons := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
@@ -242,6 +245,10 @@ func (a *App) Run(ctx context.Context) (err error) {
 // activeCountInterval is how often the active escalations are counted for
 // the escalator_escalations_active gauge (a full read of the bucket).
 const activeCountInterval = 30 * time.Second
+
+// sweepInterval is how often ended escalations past --escalation-retention
+// are removed (two full reads of the bucket).
+const sweepInterval = time.Hour
 
 // ensure creates the streams, retrying while an external cluster is not yet
 // reachable.

@@ -235,3 +235,17 @@ func TestTwoWorkersOneCluster(t *testing.T) {
 		}
 	}
 }
+
+// TestRetentionBounds: 0 or at least the 7 days alert events are kept.
+func TestRetentionBounds(t *testing.T) {
+	for _, tc := range []struct {
+		d  time.Duration
+		ok bool
+	}{{0, true}, {168 * time.Hour, true}, {720 * time.Hour, true}, {167 * time.Hour, false}, {-time.Hour, false}} {
+		cfg := Defaults()
+		cfg.EscalationRetention = tc.d
+		if err := cfg.Validate(); (err == nil) != tc.ok {
+			t.Errorf("--escalation-retention %s: %v", tc.d, err)
+		}
+	}
+}

@@ -13,6 +13,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/escalator-oss/escalator/internal/natsx"
 )
 
 // Config is everything `escalator run` can be told. Flags and environment
@@ -50,6 +52,12 @@ type Config struct {
 	DuplicateWindow time.Duration
 	// ShutdownGrace bounds how long in-flight work may take on shutdown.
 	ShutdownGrace time.Duration
+	// EscalationRetention is how long an ended escalation's record (and the
+	// alert-id index entries that lead to it) stays in the escalations
+	// bucket after it ended and its alerts last fired; 0 keeps them for
+	// ever. At least the time the ALERTS stream keeps events, so an alert
+	// replayed from it still finds its escalation.
+	EscalationRetention time.Duration
 
 	// SimulateProviders runs the IoTCall, Yemot and CCAI simulators on
 	// loopback and calls them instead of the real providers.
@@ -78,6 +86,8 @@ func Defaults() Config {
 		DuplicateWindow: 2 * time.Minute,
 		ShutdownGrace:   10 * time.Second,
 
+		EscalationRetention: 30 * 24 * time.Hour,
+
 		MaxCallsPerPersonPerHour: 20,
 	}
 }
@@ -102,6 +112,10 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownGrace <= 0 {
 		errs = append(errs, fmt.Errorf("--shutdown-grace must be positive, got %s", c.ShutdownGrace))
+	}
+	if c.EscalationRetention < 0 || (c.EscalationRetention > 0 && c.EscalationRetention < natsx.DefaultAlertsMaxAge) {
+		errs = append(errs, fmt.Errorf("--escalation-retention must be 0 (keep for ever) or at least %s, how long alert events are kept "+
+			"(an alert replayed from the ALERTS stream must still find its escalation), got %s", natsx.DefaultAlertsMaxAge, c.EscalationRetention))
 	}
 	if c.MaxCallsPerPersonPerHour < 0 {
 		errs = append(errs, fmt.Errorf("--max-calls-per-person must not be negative, got %d", c.MaxCallsPerPersonPerHour))

@@ -6,6 +6,8 @@ type engineMetrics struct {
 	started, grouped, unmatched, exhausted, steps, inDoubt prometheus.Counter
 	outcomes                                               *prometheus.CounterVec
 	firstDispatch                                          prometheus.Histogram
+	swept                                                  *prometheus.CounterVec
+	lastSweep                                              prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *engineMetrics {
@@ -27,9 +29,18 @@ func newMetrics(reg prometheus.Registerer) *engineMetrics {
 			Help:    "Time from an alert being stored to its escalation's first call being accepted by a provider.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}),
+		swept: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "escalator_swept_total",
+			Help: "Entries removed from the escalations bucket past --retention, by kind: escalation (an ended escalation's record) or index (an alert-id index entry).",
+		}, []string{"kind"}),
+		lastSweep: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "escalator_sweep_last_success_timestamp_seconds",
+			Help: "When this worker last finished a sweep of ended escalations (0: none yet, or --retention 0).",
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.started, m.grouped, m.unmatched, m.exhausted, m.steps, m.inDoubt, m.outcomes, m.firstDispatch)
+		reg.MustRegister(m.started, m.grouped, m.unmatched, m.exhausted, m.steps, m.inDoubt, m.outcomes, m.firstDispatch,
+			m.swept, m.lastSweep)
 	}
 	return m
 }

@@ -44,6 +44,9 @@ type Topology struct {
 	MaxAckPending int
 }
 
+// DefaultAlertsMaxAge is how long the ALERTS stream keeps alert events.
+const DefaultAlertsMaxAge = 7 * 24 * time.Hour
+
 func (t Topology) withDefaults() Topology {
 	if t.Replicas <= 0 {
 		t.Replicas = 1
@@ -52,7 +55,7 @@ func (t Topology) withDefaults() Topology {
 		t.DuplicateWindow = 2 * time.Minute
 	}
 	if t.AlertsMaxAge <= 0 {
-		t.AlertsMaxAge = 7 * 24 * time.Hour
+		t.AlertsMaxAge = DefaultAlertsMaxAge
 	}
 	if t.DeadMaxAge <= 0 {
 		t.DeadMaxAge = 30 * 24 * time.Hour
