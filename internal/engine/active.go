@@ -32,28 +32,23 @@ type entry struct {
 
 // scanLatest calls fn with the latest record of every key under the bucket
 // prefix pre ("e." for escalations, "a." for the alert index), reading the
-// bucket's stream in batches of an ordered pull consumer: bounded memory, a
-// round trip per batch, not per key.
+// bucket's stream in batches of one pull consumer: bounded memory, a round
+// trip per batch, not per key.
 //
-// A consumer alone can miss a key: a record replaced after the consumer
-// listed it and before delivering it is skipped, its new revision comes
-// only later in the stream, and the server's pending count may already say
-// "done" (nats.go's ListKeys has this race; engines rewrite records all the
-// time). So the scan reads up to the newest record present when it began,
-// then asks the server for the keys that exist now, and fetches any it did
-// not get one by one (only those rewritten meanwhile). A key may come more
-// than once, older first: the caller keeps the last. ctx bounds the scan.
+// The consumer's pending count does not say when it is done: a record
+// replaced after the consumer listed it and before delivering it is
+// skipped, its new revision comes later in the stream, and the server may
+// already count nothing pending (nats.go's ListKeys has this race, and the
+// engine rewrites records all the time). So the scan reads on until a batch
+// comes back empty and the newest record under the prefix is one it has
+// passed. Every record present then was delivered: those listed when the
+// consumer started and still there, and those written since, in stream
+// order. A key may come more than once, older first: the caller keeps the
+// last. ctx bounds the scan.
 func (e *Engine) scanLatest(ctx context.Context, pre string, fn func(entry)) error {
 	prefix := "$KV." + natsx.BucketEscalations + "."
 	filter := prefix + pre + ">"
 	s, err := e.js.Stream(ctx, "KV_"+natsx.BucketEscalations)
-	if err != nil {
-		return err
-	}
-	last, err := s.GetLastMsgForSubject(ctx, filter)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil // no such records at all
-	}
 	if err != nil {
 		return err
 	}
@@ -76,8 +71,11 @@ func (e *Engine) scanLatest(ctx context.Context, pre string, fn func(entry)) err
 		defer cancel()
 		_ = s.DeleteConsumer(dctx, cons.CachedInfo().Name)
 	}()
-	got := map[string]struct{}{}
-	for upTo := uint64(0); upTo < last.Sequence; {
+	var upTo uint64 // the highest stream sequence delivered
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		// No wait: the server ends the batch at the end of the stream.
 		batch, err := cons.FetchNoWait(scanBatch)
 		if err != nil {
@@ -91,38 +89,30 @@ func (e *Engine) scanLatest(ctx context.Context, pre string, fn func(entry)) err
 				continue // not from the stream: cannot happen
 			}
 			upTo = max(upTo, md.Sequence.Stream)
-			key := strings.TrimPrefix(m.Subject(), prefix)
-			got[key] = struct{}{}
-			fn(entry{Key: key, Data: m.Data(), Deleted: m.Headers().Get("KV-Operation") != "", // DEL or PURGE
-				Rev: md.Sequence.Stream, At: md.Timestamp})
+			fn(entry{Key: strings.TrimPrefix(m.Subject(), prefix), Data: m.Data(),
+				Deleted: m.Headers().Get("KV-Operation") != "", // DEL or PURGE
+				Rev:     md.Sequence.Stream, At: md.Timestamp})
 		}
 		if err := batch.Error(); err != nil {
 			return err
 		}
-		if n == 0 {
-			break // the end (or no answer, or a lost batch): the check below finds the rest
-		}
-	}
-	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
-	if err != nil {
-		return err
-	}
-	for subj := range info.State.Subjects {
-		key := strings.TrimPrefix(subj, prefix)
-		if _, ok := got[key]; ok {
+		if n > 0 {
 			continue
 		}
-		kve, err := e.st.kv.Get(ctx, key)
-		switch {
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-			fn(entry{Key: key, Deleted: true})
-		case err != nil:
+		// Empty: the end of the stream, or a batch that got no answer in
+		// time. Done only if nothing under the prefix is newer than what
+		// was read.
+		last, err := s.GetLastMsgForSubject(ctx, filter)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil // no such records at all
+		}
+		if err != nil {
 			return err
-		default:
-			fn(entry{Key: key, Data: kve.Value(), Rev: kve.Revision(), At: kve.Created()})
+		}
+		if last.Sequence <= upTo {
+			return nil
 		}
 	}
-	return nil
 }
 
 // CountActive counts the escalations still calling people (status active),
