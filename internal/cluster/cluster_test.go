@@ -124,8 +124,7 @@ func TestThreeNodesThreeWorkers(t *testing.T) {
 			led = append(led, name)
 		}
 	}
-	t.Logf("killing NATS node %s, leader of %s (meta leader: %v)", victimNode.Name(), strings.Join(led, ", "),
-		victimNode.JetStreamIsLeader())
+	t.Logf("killing NATS node %s (kill -9), leader of %s", victimNode.Name(), strings.Join(led, ", "))
 	nodeKilled := time.Now()
 	c.Kill(victimNode)
 
