@@ -76,9 +76,9 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		"replicas": "ESCALATOR_REPLICAS", "http-addr": "ESCALATOR_HTTP_ADDR", "http-token": "ESCALATOR_HTTP_TOKEN",
 		"policies": "ESCALATOR_POLICIES", "workers": "ESCALATOR_WORKERS", "max-alert-size": "ESCALATOR_MAX_ALERT_SIZE",
 		"duplicate-window": "ESCALATOR_DUPLICATE_WINDOW", "shutdown-grace": "ESCALATOR_SHUTDOWN_GRACE",
-		"escalation-retention": "ESCALATOR_ESCALATION_RETENTION",
-		"simulate-providers":   "ESCALATOR_SIMULATE_PROVIDERS", "max-calls-per-person": "ESCALATOR_MAX_CALLS_PER_PERSON",
-		"log-format": "ESCALATOR_LOG_FORMAT", "log-level": "ESCALATOR_LOG_LEVEL",
+		"escalation-retention": "ESCALATOR_ESCALATION_RETENTION", "simulate-providers": "ESCALATOR_SIMULATE_PROVIDERS",
+		"max-calls-per-person": "ESCALATOR_MAX_CALLS_PER_PERSON", "log-format": "ESCALATOR_LOG_FORMAT",
+		"log-level": "ESCALATOR_LOG_LEVEL",
 	} {
 		fs.bind(flagName, env)
 	}

@@ -243,7 +243,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 }
 
 // activeCountInterval is how often the active escalations are counted for
-// the escalator_escalations_active gauge (a full read of the bucket).
+// the escalator_escalations_active gauge (the records changed since the
+// last count; every record every 10 minutes).
 const activeCountInterval = 30 * time.Second
 
 // sweepInterval is how often ended escalations past --escalation-retention

@@ -67,8 +67,7 @@ func (e *Engine) Sweep(ctx context.Context, cutoff time.Time) (Swept, error) {
 	}
 
 	// The escalations: which to remove, and which index keys stay wanted.
-	type expired struct{ rev uint64 }
-	gone := map[string]expired{}
+	gone := map[string]uint64{} // escalation key -> the revision to remove
 	wanted := map[string]bool{} // index keys a kept escalation lists
 	if err := e.scanLatest(ctx, "e.", func(r entry) {
 		delete(gone, r.Key)
@@ -84,7 +83,7 @@ func (e *Engine) Sweep(ctx context.Context, cutoff time.Time) (Swept, error) {
 			return // not ours to judge: kept
 		}
 		if esc.State.Finished() && esc.State.EndedAt.Before(cutoff) && lastFired[r.Key].Before(cutoff) {
-			gone[r.Key] = expired{rev: r.Rev}
+			gone[r.Key] = r.Rev
 			return
 		}
 		wanted[alertKey(esc.AlertID)] = true
@@ -105,8 +104,8 @@ func (e *Engine) Sweep(ctx context.Context, cutoff time.Time) (Swept, error) {
 		out.Index++
 		e.m.swept.WithLabelValues("index").Inc()
 	}
-	for key, x := range gone {
-		if err := purgeUpTo(ctx, s, key, x.rev); err != nil {
+	for key, rev := range gone {
+		if err := purgeUpTo(ctx, s, key, rev); err != nil {
 			return out, fmt.Errorf("sweep: remove escalation %s: %w", key, err)
 		}
 		out.Escalations++
