@@ -17,8 +17,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/escalator-oss/escalator/internal/engine"
 	"github.com/escalator-oss/escalator/internal/natsx"
+	"github.com/escalator-oss/escalator/internal/outcome"
 )
 
 // startEngineApp runs a worker whose alerts go to the engine.
@@ -62,9 +62,9 @@ func TestSimulatedProvidersEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	events := make(chan engine.Outcome, 100)
+	events := make(chan outcome.Outcome, 100)
 	sub, err := nc.Subscribe("escalations.>", func(m *nats.Msg) {
-		var o engine.Outcome
+		var o outcome.Outcome
 		if err := json.Unmarshal(m.Data, &o); err != nil {
 			t.Errorf("outcome %s: %v", m.Data, err)
 			return
@@ -82,19 +82,19 @@ func TestSimulatedProvidersEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	var seen []string
-	var dispatched engine.Outcome
+	var dispatched outcome.Outcome
 	for dispatched.Event == "" {
 		select {
 		case o := <-events:
 			seen = append(seen, o.Event)
-			if o.Event == engine.EventDispatched {
+			if o.Event == outcome.Dispatched {
 				dispatched = o
 			}
 		case <-time.After(waitFor):
 			t.Fatalf("no dispatched event; saw %v", seen)
 		}
 	}
-	if seen[0] != engine.EventStarted {
+	if seen[0] != outcome.Started {
 		t.Errorf("events %v: want started first", seen)
 	}
 	if dispatched.Provider != "iotcall" || dispatched.Policy != "db" || dispatched.AlertID != "db-down" {
@@ -124,16 +124,16 @@ func TestSimulatedProvidersEndToEnd(t *testing.T) {
 }
 
 // subscribeOutcomes delivers the outcome events published from now on.
-func subscribeOutcomes(t *testing.T, a *App) (*nats.Conn, <-chan engine.Outcome) {
+func subscribeOutcomes(t *testing.T, a *App) (*nats.Conn, <-chan outcome.Outcome) {
 	t.Helper()
 	nc, err := nats.Connect(a.NATSURL())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	events := make(chan engine.Outcome, 100)
+	events := make(chan outcome.Outcome, 100)
 	if _, err := nc.Subscribe("escalations.>", func(m *nats.Msg) {
-		var o engine.Outcome
+		var o outcome.Outcome
 		if err := json.Unmarshal(m.Data, &o); err == nil {
 			events <- o
 		}
@@ -187,10 +187,10 @@ steps:
 	for {
 		select {
 		case o := <-events:
-			if o.Event == engine.EventUnmatched {
+			if o.Event == outcome.Unmatched {
 				t.Fatalf("alert unmatched after reload: %+v", o)
 			}
-			if o.Event != engine.EventDispatched {
+			if o.Event != outcome.Dispatched {
 				continue
 			}
 			// The simulator learnt the new policy's rule on reload.
@@ -301,7 +301,7 @@ func TestExternalNATSRestart(t *testing.T) {
 	}
 	dispatched := make(chan string, 10)
 	if _, err := nc.Subscribe("escalations.*.dispatched", func(m *nats.Msg) {
-		var o engine.Outcome
+		var o outcome.Outcome
 		_ = json.Unmarshal(m.Data, &o)
 		dispatched <- o.AlertID
 	}); err != nil {

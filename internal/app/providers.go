@@ -22,6 +22,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/kvlock"
 	"github.com/escalator-oss/escalator/internal/natsx"
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // Sims are the provider simulators of a worker run with SimulateProviders.
@@ -164,12 +165,12 @@ func (s *Sims) configure(set *policy.Set) {
 // ruleType is the IoTCall call type a step's strategy needs.
 func ruleType(st policy.Step) iotcallsim.RuleType {
 	switch st.Strategy {
-	case policy.Broadcast:
+	case provider.Broadcast:
 		if st.StopOnAnswer {
 			return iotcallsim.BroadcastStopOnAnswer
 		}
 		return iotcallsim.Broadcast
-	case policy.Rotation:
+	case provider.Rotation:
 		if st.PassOn {
 			return iotcallsim.RotationPassOn
 		}

@@ -26,8 +26,8 @@ import (
 	"github.com/escalator-oss/escalator/internal/app"
 	"github.com/escalator-oss/escalator/internal/dispatch/iotcall/iotcallsim"
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot/yemotsim"
-	"github.com/escalator-oss/escalator/internal/engine"
 	"github.com/escalator-oss/escalator/internal/natsx"
+	"github.com/escalator-oss/escalator/internal/outcome"
 )
 
 const (
@@ -397,7 +397,7 @@ type collector struct {
 	want int
 
 	mu        sync.Mutex
-	outcomes  []engine.Outcome
+	outcomes  []outcome.Outcome
 	exhausted map[string]bool
 	lastSeq   uint64
 	done      chan struct{}
@@ -412,7 +412,7 @@ func collect(t *testing.T, js jetstream.JetStream, want int) *collector {
 		t.Fatal(err)
 	}
 	cc, err := oc.Consume(func(m jetstream.Msg) {
-		var o engine.Outcome
+		var o outcome.Outcome
 		if err := json.Unmarshal(m.Data(), &o); err != nil {
 			t.Errorf("outcome %s: %v", m.Data(), err)
 			return
@@ -424,7 +424,7 @@ func collect(t *testing.T, js jetstream.JetStream, want int) *collector {
 		if meta != nil {
 			col.lastSeq = meta.Sequence.Stream
 		}
-		if o.Event == engine.EventExhausted && !col.exhausted[o.EscalationID] {
+		if o.Event == outcome.Exhausted && !col.exhausted[o.EscalationID] {
 			col.exhausted[o.EscalationID] = true
 			if len(col.exhausted) == col.want {
 				close(col.done)
@@ -510,18 +510,18 @@ func (col *collector) figures(campaigns []yemotsim.Campaign, iotCalls []iotcalls
 		}
 		escOf[o.AlertID][o.EscalationID] = true
 		switch o.Event {
-		case engine.EventStarted:
+		case outcome.Started:
 			started[o.EscalationID]++
-		case engine.EventExhausted:
+		case outcome.Exhausted:
 			exhausted[o.EscalationID]++
-		case engine.EventFallback:
+		case outcome.Fallback:
 			f.fallbacks++
-		case engine.EventDispatchFailed:
+		case outcome.DispatchFailed:
 			f.failed++
 			if f.firstFailure == "" {
 				f.firstFailure = o.Provider + ": " + o.Error
 			}
-		case engine.EventDispatched:
+		case outcome.Dispatched:
 			f.dispatched++
 			k := stepKey{o.EscalationID, o.Step, o.Loop}
 			if o.InDoubt {
@@ -614,7 +614,7 @@ func (col *collector) figures(campaigns []yemotsim.Campaign, iotCalls []iotcalls
 func (col *collector) slowest(killed time.Time) string {
 	col.mu.Lock()
 	defer col.mu.Unlock()
-	byEsc := map[string][]engine.Outcome{}
+	byEsc := map[string][]outcome.Outcome{}
 	for _, o := range col.outcomes {
 		byEsc[o.EscalationID] = append(byEsc[o.EscalationID], o)
 	}
@@ -624,9 +624,9 @@ func (col *collector) slowest(killed time.Time) string {
 		var start, end time.Time
 		for _, o := range evs {
 			switch o.Event {
-			case engine.EventStarted:
+			case outcome.Started:
 				start = o.At
-			case engine.EventExhausted:
+			case outcome.Exhausted:
 				end = o.At
 			}
 		}

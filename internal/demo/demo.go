@@ -24,7 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/app"
-	"github.com/escalator-oss/escalator/internal/engine"
+	"github.com/escalator-oss/escalator/internal/outcome"
 )
 
 //go:embed policies/*.yaml
@@ -121,7 +121,7 @@ type script struct {
 	out    io.Writer
 	js     jetstream.JetStream
 	sub    *nats.Subscription
-	events chan engine.Outcome
+	events chan outcome.Outcome
 	// How many simulator records were already narrated.
 	iotcallSeen, yemotSeen int
 }
@@ -131,9 +131,9 @@ func newScript(a *app.App, out io.Writer) (*script, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open jetstream: %w", err)
 	}
-	s := &script{a: a, out: out, js: js, events: make(chan engine.Outcome, 256)}
+	s := &script{a: a, out: out, js: js, events: make(chan outcome.Outcome, 256)}
 	s.sub, err = a.Conn().Subscribe("escalations.>", func(m *nats.Msg) {
-		var o engine.Outcome
+		var o outcome.Outcome
 		if json.Unmarshal(m.Data, &o) == nil {
 			s.events <- o
 		}
@@ -162,11 +162,11 @@ func (s *script) publish(ctx context.Context, ev map[string]any) error {
 }
 
 // await narrates outcomes until one for alertID satisfies want.
-func (s *script) await(ctx context.Context, what, alertID string, want func(engine.Outcome) bool) (engine.Outcome, error) {
+func (s *script) await(ctx context.Context, what, alertID string, want func(outcome.Outcome) bool) (outcome.Outcome, error) {
 	for {
 		select {
 		case <-ctx.Done():
-			return engine.Outcome{}, fmt.Errorf("wait for %s: %w", what, ctx.Err())
+			return outcome.Outcome{}, fmt.Errorf("wait for %s: %w", what, ctx.Err())
 		case o := <-s.events:
 			s.narrate(o)
 			if o.AlertID == alertID && want(o) {
@@ -176,6 +176,6 @@ func (s *script) await(ctx context.Context, what, alertID string, want func(engi
 	}
 }
 
-func is(event string) func(engine.Outcome) bool {
-	return func(o engine.Outcome) bool { return o.Event == event }
+func is(event string) func(outcome.Outcome) bool {
+	return func(o outcome.Outcome) bool { return o.Event == event }
 }

@@ -7,7 +7,8 @@ import (
 	"strings"
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
-	"github.com/escalator-oss/escalator/internal/engine"
+	"github.com/escalator-oss/escalator/internal/outcome"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // The sample alerts.
@@ -27,7 +28,7 @@ func (s *script) run(ctx context.Context) error {
 		"summary": "Primary database is down", "labels": map[string]string{"team": "db", "cluster": "tokyo-1"}}); err != nil {
 		return err
 	}
-	if _, err := s.await(ctx, "the escalation to start", dbAlert, is(engine.EventStarted)); err != nil {
+	if _, err := s.await(ctx, "the escalation to start", dbAlert, is(outcome.Started)); err != nil {
 		return err
 	}
 	if _, err := s.await(ctx, "step 1's call", dbAlert, dispatchedAt(0)); err != nil {
@@ -41,14 +42,14 @@ func (s *script) run(ctx context.Context) error {
 	if err := s.publish(ctx, map[string]any{"id": dbAlert, "status": "acknowledged", "by": "kenji"}); err != nil {
 		return err
 	}
-	if _, err := s.await(ctx, "the acknowledgement", dbAlert, is(engine.EventAcknowledged)); err != nil {
+	if _, err := s.await(ctx, "the acknowledgement", dbAlert, is(outcome.Acknowledged)); err != nil {
 		return err
 	}
 	s.say("   the database is back")
 	if err := s.publish(ctx, map[string]any{"id": dbAlert, "status": "resolved"}); err != nil {
 		return err
 	}
-	if _, err := s.await(ctx, "the resolution", dbAlert, is(engine.EventResolved)); err != nil {
+	if _, err := s.await(ctx, "the resolution", dbAlert, is(outcome.Resolved)); err != nil {
 		return err
 	}
 
@@ -58,11 +59,11 @@ func (s *script) run(ctx context.Context) error {
 		"summary": "Checkout error rate above 5%", "labels": map[string]string{"team": "payments"}}); err != nil {
 		return err
 	}
-	if _, err := s.await(ctx, "the fallback to Yemot", payAlert, is(engine.EventFallback)); err != nil {
+	if _, err := s.await(ctx, "the fallback to Yemot", payAlert, is(outcome.Fallback)); err != nil {
 		return err
 	}
-	if _, err := s.await(ctx, "the Yemot broadcast", payAlert, func(o engine.Outcome) bool {
-		return o.Event == engine.EventDispatched && o.Provider == dispatch.Yemot
+	if _, err := s.await(ctx, "the Yemot broadcast", payAlert, func(o outcome.Outcome) bool {
+		return o.Event == outcome.Dispatched && o.Provider == dispatch.Yemot
 	}); err != nil {
 		return err
 	}
@@ -70,37 +71,37 @@ func (s *script) run(ctx context.Context) error {
 	if err := s.publish(ctx, map[string]any{"id": payAlert, "status": "resolved"}); err != nil {
 		return err
 	}
-	if _, err := s.await(ctx, "the resolution", payAlert, is(engine.EventResolved)); err != nil {
+	if _, err := s.await(ctx, "the resolution", payAlert, is(outcome.Resolved)); err != nil {
 		return err
 	}
 	s.say("\ndemo complete: every call above reached a simulator, never a real phone.")
 	return nil
 }
 
-func dispatchedAt(step int) func(engine.Outcome) bool {
-	return func(o engine.Outcome) bool { return o.Event == engine.EventDispatched && o.Step == step }
+func dispatchedAt(step int) func(outcome.Outcome) bool {
+	return func(o outcome.Outcome) bool { return o.Event == outcome.Dispatched && o.Step == step }
 }
 
 func (s *script) say(format string, args ...any) { fmt.Fprintf(s.out, format+"\n", args...) }
 
 // narrate prints one outcome, and for a call what the simulator rang.
-func (s *script) narrate(o engine.Outcome) {
+func (s *script) narrate(o outcome.Outcome) {
 	step := fmt.Sprintf("step %d", o.Step+1)
 	switch o.Event {
-	case engine.EventStarted:
+	case outcome.Started:
 		s.say("   [%s] matched policy %s: escalation %s started", o.AlertID, o.Policy, o.EscalationID)
-	case engine.EventDispatched:
+	case outcome.Dispatched:
 		s.say("   [%s] %s: called via %s: %s%s", o.AlertID, step, o.Provider, people(o.People), ref(o))
 		s.rang(o.Provider)
-	case engine.EventDispatchFailed:
+	case outcome.DispatchFailed:
 		s.say("   [%s] %s: %s failed: %s", o.AlertID, step, o.Provider, o.Error)
-	case engine.EventFallback:
+	case outcome.Fallback:
 		s.say("   [%s] %s: falling back from %s to %s for %s", o.AlertID, step, o.Provider, o.Next, people(o.People))
-	case engine.EventAcknowledged:
+	case outcome.Acknowledged:
 		s.say("   [%s] acknowledged by %s: no further steps", o.AlertID, orSomeone(o.By))
-	case engine.EventResolved:
+	case outcome.Resolved:
 		s.say("   [%s] resolved: escalation %s is over", o.AlertID, o.EscalationID)
-	case engine.EventUnmatched:
+	case outcome.Unmatched:
 		s.say("   [%s] matched no policy", o.AlertID)
 	default:
 		s.say("   [%s] %s %s %s", o.AlertID, o.Event, step, o.Reason)
@@ -126,7 +127,7 @@ func (s *script) rang(provider string) {
 	}
 }
 
-func people(ps []dispatch.Person) string {
+func people(ps []provider.Person) string {
 	parts := make([]string, len(ps))
 	for i, p := range ps {
 		parts[i] = p.Name + " (" + p.Phone + ")"
@@ -134,7 +135,7 @@ func people(ps []dispatch.Person) string {
 	return strings.Join(parts, ", ")
 }
 
-func ref(o engine.Outcome) string {
+func ref(o outcome.Outcome) string {
 	if o.Reference == "" {
 		return ""
 	}

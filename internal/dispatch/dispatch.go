@@ -10,6 +10,8 @@ package dispatch
 import (
 	"context"
 	"time"
+
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // Provider names, as used in policies' `via` lists, metrics and outcome events.
@@ -18,29 +20,6 @@ const (
 	Yemot   = "yemot"
 	CCAI    = "ccai"
 )
-
-// Strategy says how the people of one step are called; the meanings are
-// IoTCall's call types (発信種別).
-type Strategy string
-
-// The strategies a step may use.
-const (
-	// Single calls exactly one person.
-	Single Strategy = "single"
-	// Broadcast calls everyone at once (一斉).
-	Broadcast Strategy = "broadcast"
-	// Rotation calls one after another, in order, until someone answers (輪番).
-	Rotation Strategy = "rotation"
-)
-
-// Person is one human to call.
-type Person struct {
-	// Name is the person's name in the policy (never a secret; used in events).
-	Name string `json:"name"`
-	// Phone is the number in E.164 form, e.g. "+818043391234". Each provider
-	// formats it the way its API wants.
-	Phone string `json:"phone"`
-}
 
 // IoTCallVia is a step's IoTCall settings.
 type IoTCallVia struct {
@@ -88,13 +67,13 @@ type Request struct {
 	// Summary is the alert's one-line summary (what a provider may speak).
 	Summary string
 	// Strategy and its options.
-	Strategy Strategy
+	Strategy provider.Strategy
 	// StopOnAnswer (broadcast): stop calling the others as soon as one answers.
 	StopOnAnswer bool
 	// PassOn (rotation): the one who answers may pass it on (IoTCall's press-9 mode).
 	PassOn bool
 	// People to call, in order (the order of a rotation).
-	People []Person
+	People []provider.Person
 	// Via is this provider's settings.
 	Via Via
 	// Stopped, when not nil, reports whether the escalation was acknowledged or
@@ -111,7 +90,7 @@ type Result struct {
 	// ids, CCAI call ids. Never secret.
 	References []string `json:"references,omitempty"`
 	// Reached are the people whose calls the provider accepted.
-	Reached []Person `json:"reached,omitempty"`
+	Reached []provider.Person `json:"reached,omitempty"`
 	// Failed are people the provider refused individually (e.g. numbers in
 	// Yemot's `errors`), with the provider's reason. The fallback chain tries
 	// them with the next provider.
@@ -126,8 +105,8 @@ type Result struct {
 
 // PersonFailure is one person a provider did not call, and why.
 type PersonFailure struct {
-	Person Person `json:"person"`
-	Reason string `json:"reason"`
+	Person provider.Person `json:"person"`
+	Reason string          `json:"reason"`
 }
 
 // Provider is implemented by every telephony provider client.

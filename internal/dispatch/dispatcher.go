@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/clock"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // Dispatcher places a step's calls through its chain of providers, with
@@ -82,9 +83,9 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req Request, chain []Via, wai
 	}
 	ctx = withRequest(ctx, req)
 	var out Outcome
-	remaining := append([]Person(nil), req.People...)
+	remaining := append([]provider.Person(nil), req.People...)
 	reasons := make(map[string]string)
-	setReason := func(people []Person, why string) {
+	setReason := func(people []provider.Person, why string) {
 		for _, p := range people {
 			reasons[p.Phone] = d.redact(why)
 		}
@@ -118,8 +119,8 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req Request, chain []Via, wai
 
 // link tries one link of the chain for people and returns those it did not
 // reach and that may go on to the next link.
-func (d *Dispatcher) link(ctx context.Context, req Request, via Via, people []Person, budget time.Duration,
-	out *Outcome, emit func(Report), setReason func([]Person, string)) []Person {
+func (d *Dispatcher) link(ctx context.Context, req Request, via Via, people []provider.Person, budget time.Duration,
+	out *Outcome, emit func(Report), setReason func([]provider.Person, string)) []provider.Person {
 	name := via.Provider
 	p, ok := d.providers[name]
 	if !ok {
@@ -159,12 +160,12 @@ func (d *Dispatcher) link(ctx context.Context, req Request, via Via, people []Pe
 	for _, f := range res.Failed {
 		failed[f.Person.Phone] = f.Reason
 	}
-	var reached, notReached []Person
+	var reached, notReached []provider.Person
 	for i, pp := range allowed {
 		if why, ok := failed[pp.Phone]; ok {
 			undo[i]()
 			notReached = append(notReached, pp)
-			setReason([]Person{pp}, fmt.Sprintf("%s refused the number: %s", name, why))
+			setReason([]provider.Person{pp}, fmt.Sprintf("%s refused the number: %s", name, why))
 			continue
 		}
 		reached = append(reached, pp)

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/escalator-oss/escalator/internal/clock"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 func chainOf(names ...string) []Via {
@@ -27,7 +28,7 @@ func TestDispatchFallback(t *testing.T) {
 	tests := []struct {
 		name          string
 		first, second *fakeProvider
-		people        []Person
+		people        []provider.Person
 		chain         []string
 		wantKinds     string
 		wantReachedBy map[string]string // phone -> provider
@@ -37,7 +38,7 @@ func TestDispatchFallback(t *testing.T) {
 			name:          "first provider accepts",
 			first:         &fakeProvider{name: "one"},
 			second:        &fakeProvider{name: "two"},
-			people:        []Person{alice, bob},
+			people:        []provider.Person{alice, bob},
 			chain:         []string{"one", "two"},
 			wantKinds:     "attempt:one dispatched:one",
 			wantReachedBy: map[string]string{alice.Phone: "one", bob.Phone: "one"},
@@ -46,7 +47,7 @@ func TestDispatchFallback(t *testing.T) {
 			name:          "retries exhausted then fallback",
 			first:         &fakeProvider{name: "one", script: []error{errUnavailable, errUnavailable, errUnavailable}},
 			second:        &fakeProvider{name: "two"},
-			people:        []Person{alice},
+			people:        []provider.Person{alice},
 			chain:         []string{"one", "two"},
 			wantKinds:     "attempt:one attempt:one attempt:one dispatch_failed:one fallback:one attempt:two dispatched:two",
 			wantReachedBy: map[string]string{alice.Phone: "two"},
@@ -55,7 +56,7 @@ func TestDispatchFallback(t *testing.T) {
 			name:          "permanent failure falls back at once",
 			first:         &fakeProvider{name: "one", script: []error{errBadRequest}},
 			second:        &fakeProvider{name: "two"},
-			people:        []Person{alice},
+			people:        []provider.Person{alice},
 			chain:         []string{"one", "two"},
 			wantKinds:     "attempt:one dispatch_failed:one fallback:one attempt:two dispatched:two",
 			wantReachedBy: map[string]string{alice.Phone: "two"},
@@ -64,7 +65,7 @@ func TestDispatchFallback(t *testing.T) {
 			name:          "people refused individually go on to the next provider",
 			first:         &fakeProvider{name: "one", failed: map[string]string{bob.Phone: "not Vaild"}},
 			second:        &fakeProvider{name: "two"},
-			people:        []Person{alice, bob},
+			people:        []provider.Person{alice, bob},
 			chain:         []string{"one", "two"},
 			wantKinds:     "attempt:one dispatched:one dispatch_failed:one fallback:one attempt:two dispatched:two",
 			wantReachedBy: map[string]string{alice.Phone: "one", bob.Phone: "two"},
@@ -73,7 +74,7 @@ func TestDispatchFallback(t *testing.T) {
 			name:          "unconfigured provider is skipped",
 			first:         &fakeProvider{name: "one"},
 			second:        &fakeProvider{name: "two"},
-			people:        []Person{alice},
+			people:        []provider.Person{alice},
 			chain:         []string{"nope", "two"},
 			wantKinds:     "dispatch_failed:nope fallback:nope attempt:two dispatched:two",
 			wantReachedBy: map[string]string{alice.Phone: "two"},
@@ -82,7 +83,7 @@ func TestDispatchFallback(t *testing.T) {
 			name:          "chain exhausted",
 			first:         &fakeProvider{name: "one", script: []error{errBadRequest}},
 			second:        &fakeProvider{name: "two", script: []error{errBadRequest}},
-			people:        []Person{alice},
+			people:        []provider.Person{alice},
 			chain:         []string{"one", "two"},
 			wantKinds:     "attempt:one dispatch_failed:one fallback:one attempt:two dispatch_failed:two",
 			wantUnreached: []string{"alice"},
@@ -145,7 +146,7 @@ func TestDispatchFallbackMetricAndBudget(t *testing.T) {
 	}
 	var out Outcome
 	drive(t, clk, time.Second, func() {
-		out = d.Dispatch(context.Background(), Request{People: []Person{alice}}, chainOf("one", "two"), 3*time.Minute, nil)
+		out = d.Dispatch(context.Background(), Request{People: []provider.Person{alice}}, chainOf("one", "two"), 3*time.Minute, nil)
 	})
 	// One provider may take a third of the 3-minute wait, not all of it.
 	if el := clk.Now().Sub(t0); el > time.Minute+time.Second {
@@ -174,7 +175,7 @@ func TestDispatchRedactsSecrets(t *testing.T) {
 	report, reports := collect()
 	var out Outcome
 	drive(t, clk, time.Second, func() {
-		out = d.Dispatch(context.Background(), Request{People: []Person{alice}}, chainOf("one"), time.Minute, report)
+		out = d.Dispatch(context.Background(), Request{People: []provider.Person{alice}}, chainOf("one"), time.Minute, report)
 	})
 	for _, r := range reports() {
 		if strings.Contains(r.Err, secret) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/escalator-oss/escalator/internal/clock"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // fakeProvider is an in-test Provider that answers from a script of errors:
@@ -50,9 +51,9 @@ func (f *fakeProvider) Calls() []Request {
 }
 
 var (
-	alice = Person{Name: "alice", Phone: "+818043391234"}
-	bob   = Person{Name: "bob", Phone: "+818043391235"}
-	carol = Person{Name: "carol", Phone: "+972501234567"}
+	alice = provider.Person{Name: "alice", Phone: "+818043391234"}
+	bob   = provider.Person{Name: "bob", Phone: "+818043391235"}
+	carol = provider.Person{Name: "carol", Phone: "+972501234567"}
 
 	errUnavailable = Retryable(errors.New("fake: 503 Service Unavailable"), 0)
 	errBadRequest  = errors.New("fake: 400 Bad Request")

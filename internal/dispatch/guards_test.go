@@ -10,6 +10,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/escalator-oss/escalator/internal/clock"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 func TestPerPersonCap(t *testing.T) {
@@ -37,7 +38,7 @@ func TestPerPersonCap(t *testing.T) {
 		t.Run(s.name, func(t *testing.T) {
 			clk.Advance(s.advance)
 			report, reports := collect()
-			out := d.Dispatch(context.Background(), Request{People: []Person{alice}}, chainOf("one"), time.Minute, report)
+			out := d.Dispatch(context.Background(), Request{People: []provider.Person{alice}}, chainOf("one"), time.Minute, report)
 			if got := len(out.Reached()); got != s.wantReached {
 				t.Errorf("reached %d, want %d", got, s.wantReached)
 			}
@@ -65,11 +66,11 @@ func TestPerPersonCapGivesBackFailedCalls(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := d.Dispatch(context.Background(), Request{People: []Person{alice}}, chainOf("one"), time.Minute, nil); out.OK() {
+	if out := d.Dispatch(context.Background(), Request{People: []provider.Person{alice}}, chainOf("one"), time.Minute, nil); out.OK() {
 		t.Fatal("first dispatch should fail")
 	}
 	// The failed call did not ring alice, so it does not count against her.
-	if out := d.Dispatch(context.Background(), Request{People: []Person{alice}}, chainOf("one"), time.Minute, nil); !out.OK() {
+	if out := d.Dispatch(context.Background(), Request{People: []provider.Person{alice}}, chainOf("one"), time.Minute, nil); !out.OK() {
 		t.Fatalf("second dispatch refused: %+v", out.Unreached)
 	}
 }
@@ -84,11 +85,11 @@ func TestRateLimitRefusesPastTheBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out := d.Dispatch(context.Background(), Request{People: []Person{alice}}, chainOf("one", "two"), time.Minute, nil); out.ReachedBy(alice.Phone) != "one" {
+	if out := d.Dispatch(context.Background(), Request{People: []provider.Person{alice}}, chainOf("one", "two"), time.Minute, nil); out.ReachedBy(alice.Phone) != "one" {
 		t.Fatalf("first call not through one: %+v", out)
 	}
 	report, reports := collect()
-	out := d.Dispatch(context.Background(), Request{People: []Person{bob}}, chainOf("one", "two"), time.Minute, report)
+	out := d.Dispatch(context.Background(), Request{People: []provider.Person{bob}}, chainOf("one", "two"), time.Minute, report)
 	if out.ReachedBy(bob.Phone) != "two" {
 		t.Errorf("bob reached by %q, want the fallback two", out.ReachedBy(bob.Phone))
 	}

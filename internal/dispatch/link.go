@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
-func failedText(people []Person, why map[string]string) string {
+func failedText(people []provider.Person, why map[string]string) string {
 	parts := make([]string, len(people))
 	for i, p := range people {
 		parts[i] = p.Name + ": " + why[p.Phone]
@@ -18,7 +20,7 @@ func failedText(people []Person, why map[string]string) string {
 // capPeople applies the per-person cap: it returns the people allowed, with
 // for each a function that gives the counted call back, and reports the
 // people refused (who are not passed on to other providers).
-func (d *Dispatcher) capPeople(provider string, people []Person, out *Outcome, emit func(Report)) ([]Person, []func()) {
+func (d *Dispatcher) capPeople(name string, people []provider.Person, out *Outcome, emit func(Report)) ([]provider.Person, []func()) {
 	if d.guards == nil {
 		undo := make([]func(), len(people))
 		for i := range undo {
@@ -26,7 +28,7 @@ func (d *Dispatcher) capPeople(provider string, people []Person, out *Outcome, e
 		}
 		return people, undo
 	}
-	var allowed, refused []Person
+	var allowed, refused []provider.Person
 	var undo []func()
 	for _, p := range people {
 		u, ok := d.guards.TakePerson(p.Phone)
@@ -39,9 +41,9 @@ func (d *Dispatcher) capPeople(provider string, people []Person, out *Outcome, e
 	}
 	if len(refused) > 0 {
 		why := fmt.Sprintf("refuse call via %s: %s guard: over %d calls in the last hour",
-			provider, GuardPerPerson, d.guards.PerPersonCap())
-		d.m.refusals.WithLabelValues(provider, GuardPerPerson).Add(float64(len(refused)))
-		emit(Report{Kind: ReportRefused, Provider: provider, People: refused, Guard: GuardPerPerson, Err: why})
+			name, GuardPerPerson, d.guards.PerPersonCap())
+		d.m.refusals.WithLabelValues(name, GuardPerPerson).Add(float64(len(refused)))
+		emit(Report{Kind: ReportRefused, Provider: name, People: refused, Guard: GuardPerPerson, Err: why})
 		for _, p := range refused {
 			out.Unreached = append(out.Unreached, PersonFailure{Person: p, Reason: why})
 		}

@@ -1,5 +1,7 @@
 package dispatch
 
+import "github.com/escalator-oss/escalator/internal/provider"
+
 // ReportKind is what a Report tells.
 type ReportKind string
 
@@ -22,9 +24,9 @@ const (
 // Report is one thing that happened while dispatching a step. It never
 // holds a secret: Err is redacted.
 type Report struct {
-	Kind     ReportKind `json:"kind"`
-	Provider string     `json:"provider"`
-	People   []Person   `json:"people,omitempty"`
+	Kind     ReportKind        `json:"kind"`
+	Provider string            `json:"provider"`
+	People   []provider.Person `json:"people,omitempty"`
 	// References are the provider's handles (dispatched only).
 	References []string `json:"references,omitempty"`
 	// Attempt is the attempt number (attempt) or the attempts made
@@ -52,8 +54,8 @@ type Outcome struct {
 
 // Reached returns the people some provider accepted calls for, with the
 // provider that did: the result's Provider and References say the rest.
-func (o Outcome) Reached() []Person {
-	var out []Person
+func (o Outcome) Reached() []provider.Person {
+	var out []provider.Person
 	for _, r := range o.Results {
 		out = append(out, r.Reached...)
 	}

@@ -1,6 +1,10 @@
 package dispatch
 
-import "time"
+import (
+	"time"
+
+	"github.com/escalator-oss/escalator/internal/provider"
+)
 
 // YemotDefaultRing is the spacing of a Yemot rotation's campaigns when the
 // step sets no ring time: Yemot's default callsTimeOut (the yemot package
@@ -15,7 +19,7 @@ func attemptTimeout(base time.Duration, req Request) time.Duration {
 	if base <= 0 {
 		base = DefaultRequestTimeout
 	}
-	if req.Via.Provider != Yemot || req.Strategy != Rotation || len(req.People) < 2 {
+	if req.Via.Provider != Yemot || req.Strategy != provider.Rotation || len(req.People) < 2 {
 		return base
 	}
 	ring := YemotDefaultRing

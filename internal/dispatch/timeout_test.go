@@ -4,24 +4,26 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 func TestAttemptTimeout(t *testing.T) {
-	three := []Person{alice, bob, carol}
+	three := []provider.Person{alice, bob, carol}
 	for _, tc := range []struct {
 		name string
 		req  Request
 		want time.Duration
 	}{
-		{"yemot rotation, ring set", Request{Strategy: Rotation, People: three,
+		{"yemot rotation, ring set", Request{Strategy: provider.Rotation, People: three,
 			Via: Via{Provider: Yemot, Yemot: &YemotVia{Ring: 20 * time.Second}}}, 10*time.Second + 40*time.Second},
-		{"yemot rotation, default ring", Request{Strategy: Rotation, People: three,
+		{"yemot rotation, default ring", Request{Strategy: provider.Rotation, People: three,
 			Via: Via{Provider: Yemot}}, 10*time.Second + 2*YemotDefaultRing},
-		{"yemot rotation of one", Request{Strategy: Rotation, People: three[:1],
+		{"yemot rotation of one", Request{Strategy: provider.Rotation, People: three[:1],
 			Via: Via{Provider: Yemot, Yemot: &YemotVia{Ring: 20 * time.Second}}}, 10 * time.Second},
-		{"yemot broadcast", Request{Strategy: Broadcast, People: three,
+		{"yemot broadcast", Request{Strategy: provider.Broadcast, People: three,
 			Via: Via{Provider: Yemot, Yemot: &YemotVia{Ring: 20 * time.Second}}}, 10 * time.Second},
-		{"iotcall rotation (IoTCall rotates on its side)", Request{Strategy: Rotation, People: three,
+		{"iotcall rotation (IoTCall rotates on its side)", Request{Strategy: provider.Rotation, People: three,
 			Via: Via{Provider: IoTCall, IoTCall: &IoTCallVia{Rule: "r"}}}, 10 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -51,11 +53,11 @@ func (p *deadlineProvider) Call(ctx context.Context, req Request) (Result, error
 func TestRotationOutlivesRequestTimeout(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
-		strategy Strategy
+		strategy provider.Strategy
 		min, max time.Duration
 	}{
-		{"rotation", Rotation, 4 * time.Second, 5 * time.Second},
-		{"broadcast", Broadcast, 0, time.Second},
+		{"rotation", provider.Rotation, 4 * time.Second, 5 * time.Second},
+		{"broadcast", provider.Broadcast, 0, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := &deadlineProvider{name: Yemot, got: make(chan time.Duration, 1)}
@@ -63,7 +65,7 @@ func TestRotationOutlivesRequestTimeout(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			req := Request{Strategy: tc.strategy, People: []Person{alice, bob, carol}}
+			req := Request{Strategy: tc.strategy, People: []provider.Person{alice, bob, carol}}
 			chain := []Via{{Provider: Yemot, Yemot: &YemotVia{Ring: 2 * time.Second}}}
 			out := d.Dispatch(context.Background(), req, chain, 30*time.Minute, nil)
 			if len(out.Unreached) != 0 {

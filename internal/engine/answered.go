@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/outcome"
 	"github.com/escalator-oss/escalator/internal/policy"
 )
 
@@ -70,12 +71,12 @@ func (e *Engine) pollAnswered(esc *Escalation, run policy.StepRun, res dispatch.
 
 // answered publishes the answer and, when the policy counts it, acknowledges.
 func (e *Engine) answered(ctx context.Context, esc *Escalation, run policy.StepRun, res dispatch.Result, by string) {
-	o := Outcome{EscalationID: esc.ID, AlertID: esc.AlertID, Policy: esc.Policy.Name, Event: EventAnswered, Step: run.Step,
+	o := outcome.Outcome{EscalationID: esc.ID, AlertID: esc.AlertID, Policy: esc.Policy.Name, Event: outcome.Answered, Step: run.Step,
 		Loop: run.Loop, Provider: res.Provider, References: res.References, By: by}
 	if len(res.References) > 0 {
 		o.Reference = res.References[0]
 	}
-	if err := e.publish(ctx, o, outcomeID(esc.ID, EventAnswered, run.Step, run.Loop, res.Provider)); err != nil {
+	if err := e.publish(ctx, o, outcomeID(esc.ID, outcome.Answered, run.Step, run.Loop, res.Provider)); err != nil {
 		e.log.Error("publish answered", zap.Error(err))
 	}
 	if !esc.Policy.AcknowledgeOnAnswer {

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/escalator-oss/escalator/internal/natsx"
+	"github.com/escalator-oss/escalator/internal/outcome"
 	"github.com/escalator-oss/escalator/internal/policy"
 )
 
@@ -98,7 +99,7 @@ func (e *Engine) getEscalation(w http.ResponseWriter, r *http.Request) {
 }
 
 // timeline reads an escalation's outcomes, in order.
-func (e *Engine) timeline(ctx context.Context, id string) ([]Outcome, error) {
+func (e *Engine) timeline(ctx context.Context, id string) ([]outcome.Outcome, error) {
 	c, err := e.js.OrderedConsumer(ctx, natsx.StreamOutcomes, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{"escalations." + SubjectToken(id) + ".>"}})
 	if err != nil {
@@ -108,7 +109,7 @@ func (e *Engine) timeline(ctx context.Context, id string) ([]Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := []Outcome{}
+	out := []outcome.Outcome{}
 	pending := int(info.NumPending)
 	for pending > 0 {
 		batch, err := c.Fetch(min(pending, 500), jetstream.FetchMaxWait(2*time.Second))
@@ -117,7 +118,7 @@ func (e *Engine) timeline(ctx context.Context, id string) ([]Outcome, error) {
 		}
 		got := 0
 		for m := range batch.Messages() {
-			var o Outcome
+			var o outcome.Outcome
 			if json.Unmarshal(m.Data(), &o) == nil {
 				out = append(out, o)
 			}

@@ -23,6 +23,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/consumer"
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/natsx"
+	"github.com/escalator-oss/escalator/internal/outcome"
 	"github.com/escalator-oss/escalator/internal/policy"
 )
 
@@ -145,7 +146,7 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 	if p == nil {
 		e.m.unmatched.Inc()
 		e.log.Warn("alert matches no policy", zap.String("alert", ev.ID))
-		return e.publish(ctx, Outcome{EscalationID: "unmatched", AlertID: ev.ID, Event: EventUnmatched, Summary: ev.Summary,
+		return e.publish(ctx, outcome.Outcome{EscalationID: "unmatched", AlertID: ev.ID, Event: outcome.Unmatched, Summary: ev.Summary,
 			Reason: "no policy matches this alert"}, fmt.Sprintf("unmatched/%d", d.StreamSeq))
 	}
 	tok := hash(p.Name, groupKey(p, ev.ID, ev.Labels))
@@ -194,9 +195,9 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 				return err
 			}
 			e.m.grouped.Inc()
-			return e.publish(ctx, Outcome{EscalationID: esc.ID, AlertID: ev.ID, Policy: esc.Policy.Name, Event: EventGrouped,
+			return e.publish(ctx, outcome.Outcome{EscalationID: esc.ID, AlertID: ev.ID, Policy: esc.Policy.Name, Event: outcome.Grouped,
 				Step: esc.State.Step, Loop: esc.State.Loop, Alerts: len(esc.Alerts), Summary: ev.Summary},
-				outcomeID(esc.ID, EventGrouped, 0, 0, ev.ID))
+				outcomeID(esc.ID, outcome.Grouped, 0, 0, ev.ID))
 		}
 		if esc != nil && esc.ID == fmt.Sprintf("%s-%d", tok, d.StreamSeq) {
 			return nil // this very alert started it, and it has finished
@@ -232,18 +233,18 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 // publishDecision publishes the outcome events of a plan decision.
 func (e *Engine) publishDecision(ctx context.Context, esc *Escalation, dec policy.Decision) error {
 	for _, s := range dec.Skipped {
-		if err := e.publish(ctx, Outcome{EscalationID: esc.ID, AlertID: esc.AlertID, Policy: esc.Policy.Name, Event: EventSkipped,
-			Step: s.Step, Loop: s.Loop, Reason: s.Reason}, outcomeID(esc.ID, EventSkipped, s.Step, s.Loop)); err != nil {
+		if err := e.publish(ctx, outcome.Outcome{EscalationID: esc.ID, AlertID: esc.AlertID, Policy: esc.Policy.Name, Event: outcome.Skipped,
+			Step: s.Step, Loop: s.Loop, Reason: s.Reason}, outcomeID(esc.ID, outcome.Skipped, s.Step, s.Loop)); err != nil {
 			return err
 		}
 	}
 	for _, name := range dec.Events {
-		o := Outcome{EscalationID: esc.ID, AlertID: esc.AlertID, Policy: esc.Policy.Name, Event: name,
+		o := outcome.Outcome{EscalationID: esc.ID, AlertID: esc.AlertID, Policy: esc.Policy.Name, Event: name,
 			Step: dec.State.Step, Loop: dec.State.Loop, By: dec.State.By, Alerts: len(esc.Alerts), Summary: esc.Summary}
 		if err := e.publish(ctx, o, outcomeID(esc.ID, name, o.Step, o.Loop)); err != nil {
 			return err
 		}
-		if name == EventExhausted {
+		if name == outcome.Exhausted {
 			e.m.exhausted.Inc()
 		}
 	}
@@ -283,7 +284,7 @@ func (e *Engine) stop(ctx context.Context, d consumer.Delivery, kind policy.Inpu
 			}
 		case kind == policy.Resolve && esc.State.Status == policy.Acknowledged:
 			// Acknowledged, and now over: say so.
-			dec = policy.Decision{State: esc.State, Events: []string{EventResolved}}
+			dec = policy.Decision{State: esc.State, Events: []string{outcome.Resolved}}
 			dec.State.Status = policy.Resolved
 		default:
 			dec = policy.Plan(esc.Policy, esc.State, policy.Input{Kind: kind, At: now, By: ev.By}, now)
@@ -321,9 +322,9 @@ func (e *Engine) republishStop(ctx context.Context, esc *Escalation, kind policy
 	name := ""
 	switch {
 	case kind == policy.Ack && esc.State.Status == policy.Acknowledged:
-		name = EventAcknowledged
+		name = outcome.Acknowledged
 	case kind == policy.Resolve && esc.State.Status == policy.Resolved:
-		name = EventResolved
+		name = outcome.Resolved
 	default:
 		return nil
 	}
@@ -362,9 +363,9 @@ func (e *Engine) HandleWakeup(ctx context.Context, w consumer.Wakeup) error {
 			// may be the one that exhausted it, on a worker that stopped
 			// after saving and before publishing: publish it again (same
 			// message id: stored once).
-			o := Outcome{EscalationID: esc.ID, AlertID: esc.AlertID, Policy: esc.Policy.Name, Event: EventExhausted,
+			o := outcome.Outcome{EscalationID: esc.ID, AlertID: esc.AlertID, Policy: esc.Policy.Name, Event: outcome.Exhausted,
 				Step: esc.State.Step, Loop: esc.State.Loop, By: esc.State.By, Alerts: len(esc.Alerts), Summary: esc.Summary}
-			return e.publish(ctx, o, outcomeID(esc.ID, EventExhausted, o.Step, o.Loop))
+			return e.publish(ctx, o, outcomeID(esc.ID, outcome.Exhausted, o.Step, o.Loop))
 		}
 		if msg.Kind != "timer" || esc.State.Finished() {
 			return nil

@@ -24,6 +24,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot/yemotsim"
 	"github.com/escalator-oss/escalator/internal/natsx"
 	"github.com/escalator-oss/escalator/internal/natsx/natstest"
+	"github.com/escalator-oss/escalator/internal/outcome"
 	"github.com/escalator-oss/escalator/internal/policy"
 )
 
@@ -60,7 +61,7 @@ type rig struct {
 	yem    *yemotsim.Server
 	set    *policy.Set
 	topo   natsx.Topology
-	events chan Outcome
+	events chan outcome.Outcome
 	// answerers are given to the workers' engines (answered detection).
 	answerers map[string]dispatch.AnswerChecker
 	// clock, when set, is the workers' engines' clock.
@@ -102,9 +103,9 @@ func newRigOn(t *testing.T, s *server.Server, policyYAML string) *rig {
 	yem := yemotsim.New(yemotsim.Config{})
 	t.Cleanup(iot.Close)
 	t.Cleanup(yem.Close)
-	r := &rig{t: t, srv: s, js: js, nc: nc, iot: iot, yem: yem, set: set, topo: topo, events: make(chan Outcome, 1000)}
+	r := &rig{t: t, srv: s, js: js, nc: nc, iot: iot, yem: yem, set: set, topo: topo, events: make(chan outcome.Outcome, 1000)}
 	if _, err := nc.Subscribe(natsx.SubjectOutcomes, func(m *nats.Msg) {
-		var o Outcome
+		var o outcome.Outcome
 		if err := json.Unmarshal(m.Data, &o); err != nil {
 			t.Errorf("outcome JSON: %v", err)
 		}
@@ -189,9 +190,9 @@ func (r *rig) publish(subject, data string) {
 
 // expect waits for the next outcomes and checks their "event step" in order,
 // skipping those whose event is not in the list of kinds watched.
-func (r *rig) expect(want ...string) []Outcome {
+func (r *rig) expect(want ...string) []outcome.Outcome {
 	r.t.Helper()
-	var got []Outcome
+	var got []outcome.Outcome
 	for len(got) < len(want) {
 		select {
 		case o := <-r.events:
@@ -282,11 +283,11 @@ func TestStormIsOneEscalation(t *testing.T) {
 		select {
 		case o := <-r.events:
 			switch o.Event {
-			case EventStarted:
+			case outcome.Started:
 				started++
-			case EventGrouped:
+			case outcome.Grouped:
 				grouped++
-			case EventDispatched:
+			case outcome.Dispatched:
 				dispatched++
 			}
 		case <-deadline:
@@ -374,14 +375,14 @@ func TestWorkersRunEachStepOnce(t *testing.T) {
 				select {
 				case o := <-r.events:
 					switch o.Event {
-					case EventDispatched:
+					case outcome.Dispatched:
 						k := fmt.Sprintf("%s/%d", o.EscalationID, o.Step)
 						dispatched[k]++
 						inDoubt[k] = inDoubt[k] || o.InDoubt
 						if tt.kill && len(dispatched) == 5 {
 							ws[0].nc.Close() // abruptly: no acks, no results recorded
 						}
-					case EventExhausted:
+					case outcome.Exhausted:
 						exhausted++
 					}
 				case <-time.After(waitFor):
@@ -416,11 +417,11 @@ func TestEscalationsAPI(t *testing.T) {
 		t.Fatalf("list %+v", list)
 	}
 	var one struct {
-		Timeline   []Outcome
+		Timeline   []outcome.Outcome
 		Escalation Summary
 	}
 	getJSON(t, srv.URL+"/v1/escalations/"+id, &one)
-	if len(one.Timeline) != 2 || one.Timeline[0].Event != EventStarted || one.Timeline[1].Event != EventDispatched || one.Escalation.ID != id {
+	if len(one.Timeline) != 2 || one.Timeline[0].Event != outcome.Started || one.Timeline[1].Event != outcome.Dispatched || one.Escalation.ID != id {
 		t.Fatalf("escalation %+v", one)
 	}
 	resp, err := http.Get(srv.URL + "/v1/escalations/nope")

@@ -13,49 +13,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
-	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/natsx"
+	"github.com/escalator-oss/escalator/internal/outcome"
 )
-
-// Outcome events, published on escalations.<escalation-id>.<event>.
-const (
-	EventStarted        = "started"
-	EventDispatched     = "dispatched"
-	EventDispatchFailed = "dispatch_failed"
-	EventFallback       = "fallback"
-	EventAnswered       = "answered"
-	EventAcknowledged   = "acknowledged"
-	EventResolved       = "resolved"
-	EventExhausted      = "exhausted"
-	EventUnmatched      = "unmatched"
-	EventGrouped        = "grouped"
-	EventSkipped        = "skipped"
-	EventRefused        = "refused"
-)
-
-// Outcome is the JSON of an outcome event; other services rely on it.
-type Outcome struct {
-	EscalationID string            `json:"escalation_id"`
-	AlertID      string            `json:"alert_id"`
-	Policy       string            `json:"policy,omitempty"`
-	Event        string            `json:"event"`
-	Step         int               `json:"step"`
-	Loop         int               `json:"loop"`
-	At           time.Time         `json:"at"`
-	Provider     string            `json:"provider,omitempty"`
-	People       []dispatch.Person `json:"people,omitempty"`
-	Reference    string            `json:"reference,omitempty"`
-	References   []string          `json:"references,omitempty"`
-	Attempt      int               `json:"attempt,omitempty"`
-	Error        string            `json:"error,omitempty"`
-	Next         string            `json:"next,omitempty"`
-	By           string            `json:"by,omitempty"`
-	Alerts       int               `json:"alerts,omitempty"`
-	Reason       string            `json:"reason,omitempty"`
-	Pending      bool              `json:"pending,omitempty"`
-	InDoubt      bool              `json:"in_doubt,omitempty"`
-	Summary      string            `json:"summary,omitempty"`
-}
 
 // SubjectToken makes an id usable as one subject token: ids made only of
 // letters, digits, '-' and '_' are kept; others are encoded as "x-" and the
@@ -76,7 +36,7 @@ func SubjectToken(id string) string {
 
 // publish stores an outcome, retrying with backoff while NATS is away. msgID
 // makes a retried (or redelivered) publish stored once.
-func (e *Engine) publish(ctx context.Context, o Outcome, msgID string) error {
+func (e *Engine) publish(ctx context.Context, o outcome.Outcome, msgID string) error {
 	if o.At.IsZero() {
 		o.At = e.clk.Now().UTC()
 	}

@@ -5,7 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/outcome"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // BenchmarkOutcomeEncode measures the JSON of outcome events as published:
@@ -15,14 +16,14 @@ func BenchmarkOutcomeEncode(b *testing.B) {
 	at := time.Date(2026, 11, 23, 13, 26, 33, 790542177, time.UTC)
 	cases := []struct {
 		name string
-		o    Outcome
+		o    outcome.Outcome
 	}{
-		{"dispatched", Outcome{EscalationID: "1a9b12aab46782f23b983bbd-1", AlertID: "db-primary-down", Policy: "database",
-			Event: EventDispatched, At: at, Provider: "iotcall",
-			People:    []dispatch.Person{{Name: "kenji", Phone: "+819011112222"}, {Name: "aiko", Phone: "+818012345678"}},
+		{"dispatched", outcome.Outcome{EscalationID: "1a9b12aab46782f23b983bbd-1", AlertID: "db-primary-down", Policy: "database",
+			Event: outcome.Dispatched, At: at, Provider: "iotcall",
+			People:    []provider.Person{{Name: "kenji", Phone: "+819011112222"}, {Name: "aiko", Phone: "+818012345678"}},
 			Reference: "db-oncall", References: []string{"db-oncall"}, Attempt: 1, Summary: "primary database is down"}},
-		{"acknowledged", Outcome{EscalationID: "1a9b12aab46782f23b983bbd-1", AlertID: "db-primary-down", Policy: "database",
-			Event: EventAcknowledged, Step: 1, At: at, By: "aiko"}},
+		{"acknowledged", outcome.Outcome{EscalationID: "1a9b12aab46782f23b983bbd-1", AlertID: "db-primary-down", Policy: "database",
+			Event: outcome.Acknowledged, Step: 1, At: at, By: "aiko"}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

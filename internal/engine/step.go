@@ -10,7 +10,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/outcome"
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
@@ -49,22 +51,22 @@ func (e *Engine) runIntent(ctx context.Context, esc *Escalation, rev uint64) err
 	}
 	req := dispatch.Request{
 		EscalationID: esc.ID, AlertID: esc.AlertID, Step: run.Step, Summary: esc.Summary,
-		Strategy: dispatch.Strategy(run.Strategy), StopOnAnswer: run.StopOnAnswer, PassOn: run.PassOn,
-		People: people(run.People), Stopped: e.stopped(esc.Key, esc.ID),
+		Strategy: provider.Strategy(run.Strategy), StopOnAnswer: run.StopOnAnswer, PassOn: run.PassOn,
+		People: run.People, Stopped: e.stopped(esc.Key, esc.ID),
 	}
 	report := func(r dispatch.Report) {
-		ev := map[dispatch.ReportKind]string{dispatch.ReportDispatched: EventDispatched, dispatch.ReportDispatchFailed: EventDispatchFailed,
-			dispatch.ReportFallback: EventFallback, dispatch.ReportRefused: EventRefused}[r.Kind]
+		ev := map[dispatch.ReportKind]string{dispatch.ReportDispatched: outcome.Dispatched, dispatch.ReportDispatchFailed: outcome.DispatchFailed,
+			dispatch.ReportFallback: outcome.Fallback, dispatch.ReportRefused: outcome.Refused}[r.Kind]
 		if ev == "" {
 			return
 		}
-		o := Outcome{EscalationID: esc.ID, AlertID: esc.AlertID, Policy: esc.Policy.Name, Event: ev, Step: run.Step, Loop: run.Loop,
+		o := outcome.Outcome{EscalationID: esc.ID, AlertID: esc.AlertID, Policy: esc.Policy.Name, Event: ev, Step: run.Step, Loop: run.Loop,
 			Provider: r.Provider, People: r.People, References: r.References, Attempt: r.Attempt, Error: r.Err, Next: r.Next,
 			Pending: r.Pending, InDoubt: inDoubt, Reason: r.Guard}
 		if len(r.References) > 0 {
 			o.Reference = r.References[0]
 		}
-		if ev == EventDispatched && esc.AlertAt.Unix() > 0 && !inDoubt && run.Step == 0 && run.Loop == 0 {
+		if ev == outcome.Dispatched && esc.AlertAt.Unix() > 0 && !inDoubt && run.Step == 0 && run.Loop == 0 {
 			e.m.firstDispatch.Observe(e.clk.Now().Sub(esc.AlertAt).Seconds())
 		}
 		id := outcomeID(esc.ID, ev, run.Step, run.Loop, r.Provider, strconv.Itoa(in.Redone), strconv.Itoa(r.Attempt))
@@ -117,14 +119,6 @@ func (e *Engine) stopped(key, id string) func() bool {
 		}
 		return cur.ID != id || cur.State.Finished()
 	}
-}
-
-func people(ps []policy.Person) []dispatch.Person {
-	out := make([]dispatch.Person, len(ps))
-	for i, p := range ps {
-		out[i] = dispatch.Person{Name: p.Name, Phone: p.Phone}
-	}
-	return out
 }
 
 // vias converts a policy step's chain to the dispatcher's.

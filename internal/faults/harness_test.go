@@ -29,8 +29,8 @@ import (
 	"github.com/escalator-oss/escalator/internal/dispatch/ccai/ccaisim"
 	"github.com/escalator-oss/escalator/internal/dispatch/iotcall/iotcallsim"
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot/yemotsim"
-	"github.com/escalator-oss/escalator/internal/engine"
 	"github.com/escalator-oss/escalator/internal/natsx"
+	"github.com/escalator-oss/escalator/internal/outcome"
 )
 
 var long = flag.Bool("faults.long", false, "run the long form of the fault suite (more alerts, more kills, a minute of IoTCall 5xx; ~10 min)")
@@ -386,14 +386,14 @@ func newLedger(t *testing.T, js jetstream.JetStream) *ledger {
 }
 
 func (l *ledger) add(data []byte) {
-	var o engine.Outcome
+	var o outcome.Outcome
 	if err := json.Unmarshal(data, &o); err != nil {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.events[o.Event]++
-	if o.Event == engine.EventUnmatched {
+	if o.Event == outcome.Unmatched {
 		l.unmatched++
 		return
 	}
@@ -404,20 +404,20 @@ func (l *ledger) add(data []byte) {
 		l.byAlert[o.AlertID] = append(l.byAlert[o.AlertID], o.EscalationID)
 	}
 	r.events = append(r.events, o.Event)
-	if o.InDoubt && (o.Event == engine.EventDispatched || o.Event == engine.EventDispatchFailed) {
+	if o.InDoubt && (o.Event == outcome.Dispatched || o.Event == outcome.DispatchFailed) {
 		l.inDoubt++
 	}
 	switch o.Event {
-	case engine.EventStarted:
+	case outcome.Started:
 		r.started = true
 		l.started[o.AlertID] = append(l.started[o.AlertID], o.EscalationID)
-	case engine.EventDispatched:
+	case outcome.Dispatched:
 		k := stepKey{o.EscalationID, o.Step, o.Loop}
 		r.dispatched[k] = append(r.dispatched[k], o.References...)
-	case engine.EventDispatchFailed:
+	case outcome.DispatchFailed:
 		r.failed++
 		l.failures[o.Provider+": "+o.Error]++
-	case engine.EventExhausted, engine.EventAcknowledged, engine.EventResolved:
+	case outcome.Exhausted, outcome.Acknowledged, outcome.Resolved:
 		r.final = o.Event
 	}
 	select {
@@ -505,8 +505,8 @@ func settle(t *testing.T, name string, js jetstream.JetStream, s *sims, sent []s
 	f.Scenario, f.AlertsSent = name, len(sent)
 	f.Lost = len(pending)
 	f.InDoubt = l.inDoubt
-	f.Exhausted = l.events[engine.EventExhausted]
-	f.DispatchFailed = l.events[engine.EventDispatchFailed]
+	f.Exhausted = l.events[outcome.Exhausted]
+	f.DispatchFailed = l.events[outcome.DispatchFailed]
 	f.CallsPlaced, f.CallsIoTCall, f.CallsYemot, f.CallsCCAI = c.total(), c.IoTCall, c.Yemot, c.CCAI
 	known := map[string]bool{}
 	for _, id := range sent {

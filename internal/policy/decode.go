@@ -7,6 +7,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/escalator-oss/escalator/internal/phone"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 var (
@@ -126,9 +127,9 @@ func (d *decoder) labelMapNodes(n *yaml.Node, path string) (map[string]string, [
 	return out, keys, vals
 }
 
-func (d *decoder) people(n *yaml.Node) map[string]Person {
+func (d *decoder) people(n *yaml.Node) map[string]provider.Person {
 	keys, vals := d.entries(n, "people")
-	out := make(map[string]Person, len(keys))
+	out := make(map[string]provider.Person, len(keys))
 	for i, k := range keys {
 		path := join("people", k.Value)
 		if !namePattern.MatchString(k.Value) || k.Value == NotifyOnCall || k.Value == NotifyRoster {
@@ -152,12 +153,12 @@ func (d *decoder) people(n *yaml.Node) map[string]Person {
 			d.add(pn, join(path, "phone"), "%v", err)
 			continue
 		}
-		out[k.Value] = Person{Name: k.Value, Phone: e164}
+		out[k.Value] = provider.Person{Name: k.Value, Phone: e164}
 	}
 	return out
 }
 
-func (d *decoder) person(n *yaml.Node, path string, people map[string]Person) (string, bool) {
+func (d *decoder) person(n *yaml.Node, path string, people map[string]provider.Person) (string, bool) {
 	s, ok := d.nonEmpty(n, path)
 	if !ok {
 		return "", false
@@ -169,7 +170,7 @@ func (d *decoder) person(n *yaml.Node, path string, people map[string]Person) (s
 	return s, true
 }
 
-func (d *decoder) roster(n *yaml.Node, people map[string]Person) *Roster {
+func (d *decoder) roster(n *yaml.Node, people map[string]provider.Person) *Roster {
 	f, _, ok := d.fields(n, "roster", "people", "handoff", "start", "time_zone", "overrides")
 	if !ok {
 		return nil

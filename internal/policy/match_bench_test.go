@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/escalator-oss/escalator/internal/alert"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // benchPolicies returns n varied policies, loaded through Parse as a policy
@@ -99,7 +100,7 @@ func BenchmarkPlan(b *testing.B) {
 	})
 	b.Run("timer_rotation", func(b *testing.B) {
 		in := Input{Kind: Timer, At: start.NextAt}
-		if d := Plan(p, start.State, in, start.NextAt); d.Run == nil || d.Run.Strategy != Rotation {
+		if d := Plan(p, start.State, in, start.NextAt); d.Run == nil || d.Run.Strategy != provider.Rotation {
 			b.Fatalf("timer: %+v", d.Run)
 		}
 		b.ReportAllocs()

@@ -3,6 +3,9 @@ package policy
 import (
 	"fmt"
 	"time"
+
+	"github.com/escalator-oss/escalator/internal/outcome"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // Status is where an escalation stands.
@@ -14,14 +17,6 @@ const (
 	Acknowledged Status = "acknowledged"
 	Resolved     Status = "resolved"
 	Exhausted    Status = "exhausted"
-)
-
-// Outcome event names a transition produces.
-const (
-	EventStarted      = "started"
-	EventAcknowledged = "acknowledged"
-	EventResolved     = "resolved"
-	EventExhausted    = "exhausted"
 )
 
 // State is an escalation's progress through its policy. Its zero value is an
@@ -70,14 +65,14 @@ type Input struct {
 
 // StepRun is one step's calls to place now.
 type StepRun struct {
-	Step         int           `json:"step"`
-	Loop         int           `json:"loop"`
-	People       []Person      `json:"people"`
-	Strategy     Strategy      `json:"strategy"`
-	StopOnAnswer bool          `json:"stop_on_answer,omitempty"`
-	PassOn       bool          `json:"pass_on,omitempty"`
-	Via          []Via         `json:"via"`
-	Wait         time.Duration `json:"wait"`
+	Step         int               `json:"step"`
+	Loop         int               `json:"loop"`
+	People       []provider.Person `json:"people"`
+	Strategy     provider.Strategy `json:"strategy"`
+	StopOnAnswer bool              `json:"stop_on_answer,omitempty"`
+	PassOn       bool              `json:"pass_on,omitempty"`
+	Via          []Via             `json:"via"`
+	Wait         time.Duration     `json:"wait"`
 }
 
 // SkippedStep is a step skipped at once because it resolved to nobody.
@@ -118,7 +113,7 @@ func Plan(p *Policy, st State, in Input, now time.Time) Decision {
 		}
 		st = State{Status: Active, StartedAt: now}
 		d := enter(p, st, 0, 0, now)
-		d.Events = append([]string{EventStarted}, d.Events...)
+		d.Events = append([]string{outcome.Started}, d.Events...)
 		return d
 	case Timer:
 		if st.Status != Active || now.Before(st.NextAt) || (!in.At.IsZero() && !in.At.Equal(st.NextAt)) {
@@ -133,10 +128,10 @@ func Plan(p *Policy, st State, in Input, now time.Time) Decision {
 		if st.Status != Active {
 			return noop
 		}
-		ev := EventAcknowledged
+		ev := outcome.Acknowledged
 		st.Status = Acknowledged
 		if in.Kind == Resolve {
-			st.Status, ev = Resolved, EventResolved
+			st.Status, ev = Resolved, outcome.Resolved
 		}
 		st.EndedAt, st.By, st.NextAt = now, in.By, time.Time{}
 		return Decision{State: st, Events: []string{ev}}
@@ -158,7 +153,7 @@ func enter(p *Policy, st State, step, loop int, now time.Time) Decision {
 		if loop > p.Repeat || len(p.Steps) == 0 {
 			st.Status, st.NextAt, st.EndedAt = Exhausted, time.Time{}, now
 			d.State, d.NextAt = st, time.Time{}
-			d.Events = append(d.Events, EventExhausted)
+			d.Events = append(d.Events, outcome.Exhausted)
 			return d
 		}
 		s := p.Steps[step]
@@ -176,13 +171,13 @@ func enter(p *Policy, st State, step, loop int, now time.Time) Decision {
 	}
 	st.Status, st.NextAt, st.EndedAt = Exhausted, time.Time{}, now
 	d.State = st
-	d.Events = append(d.Events, EventExhausted)
+	d.Events = append(d.Events, outcome.Exhausted)
 	return d
 }
 
 // Resolve returns the people a step's Notify means at t, in calling order,
 // or nobody with the reason.
-func (p *Policy) Resolve(nt Notify, t time.Time) ([]Person, string) {
+func (p *Policy) Resolve(nt Notify, t time.Time) ([]provider.Person, string) {
 	var names []string
 	switch nt.Kind {
 	case NotifyPeople:
@@ -194,7 +189,7 @@ func (p *Policy) Resolve(nt Notify, t time.Time) ([]Person, string) {
 	case NotifyRoster:
 		names = p.Roster.Order(t)
 	}
-	var out []Person
+	var out []provider.Person
 	for _, n := range names {
 		if pp, ok := p.People[n]; ok {
 			out = append(out, pp)

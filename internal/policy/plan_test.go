@@ -5,6 +5,9 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/escalator-oss/escalator/internal/outcome"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 func loadTeam(t *testing.T) *Policy {
@@ -17,7 +20,7 @@ func loadTeam(t *testing.T) *Policy {
 	return p
 }
 
-func names(ps []Person) []string {
+func names(ps []provider.Person) []string {
 	var out []string
 	for _, p := range ps {
 		out = append(out, p.Name)
@@ -44,7 +47,7 @@ func TestPlan(t *testing.T) {
 	empty := loadTeam(t)
 	empty.Roster = &Roster{People: []string{}, Handoff: HandoffDaily, Start: empty.Roster.Start}
 	only := &Policy{Name: "only", People: team.People, Roster: empty.Roster,
-		Steps: []Step{{Notify: Notify{Kind: NotifyOnCall}, Strategy: Single, Wait: time.Minute}}}
+		Steps: []Step{{Notify: Notify{Kind: NotifyOnCall}, Strategy: provider.Single, Wait: time.Minute}}}
 	t0 := mustTime(t, "2026-03-08T13:30:00Z") // bob is on call (after the DST hand-off)
 	holiday := mustTime(t, "2026-03-25T12:00:00Z")
 	timer := func(d time.Duration) Input { return Input{Kind: Timer, At: t0.Add(d)} }
@@ -57,44 +60,44 @@ func TestPlan(t *testing.T) {
 		script []step
 	}{
 		{"single, rotation and broadcast, repeat, then exhausted", team, t0, []step{
-			{in: start, status: Active, run: []string{"bob"}, events: []string{EventStarted}, next: 5 * time.Minute},
+			{in: start, status: Active, run: []string{"bob"}, events: []string{outcome.Started}, next: 5 * time.Minute},
 			{in: timer(5 * time.Minute), after: 5 * time.Minute, status: Active, runStep: 1, run: []string{"bob", "carol", "alice"}, next: 15 * time.Minute},
 			{in: timer(15 * time.Minute), after: 15 * time.Minute, status: Active, runStep: 2, run: []string{"alice", "bob"}, next: 16 * time.Minute},
 			{in: timer(16 * time.Minute), after: 16 * time.Minute, status: Active, runStep: 0, loop: 1, run: []string{"bob"}, next: 21 * time.Minute},
 			{in: timer(21 * time.Minute), after: 21 * time.Minute, status: Active, runStep: 1, loop: 1, run: []string{"bob", "carol", "alice"}, next: 31 * time.Minute},
 			{in: timer(31 * time.Minute), after: 31 * time.Minute, status: Active, runStep: 2, loop: 1, run: []string{"alice", "bob"}, next: 32 * time.Minute},
-			{in: timer(32 * time.Minute), after: 32 * time.Minute, status: Exhausted, runStep: 2, loop: 1, events: []string{EventExhausted}, next: -1},
+			{in: timer(32 * time.Minute), after: 32 * time.Minute, status: Exhausted, runStep: 2, loop: 1, events: []string{outcome.Exhausted}, next: -1},
 			{in: timer(32 * time.Minute), after: 40 * time.Minute, status: Exhausted, runStep: 2, loop: 1, next: -1},
 		}},
 		{"early, stale and duplicate timers are no-ops", team, t0, []step{
-			{in: start, status: Active, run: []string{"bob"}, events: []string{EventStarted}, next: 5 * time.Minute},
+			{in: start, status: Active, run: []string{"bob"}, events: []string{outcome.Started}, next: 5 * time.Minute},
 			{in: start, after: time.Second, status: Active, next: 5 * time.Minute},
 			{in: timer(5 * time.Minute), after: 4 * time.Minute, status: Active, next: 5 * time.Minute},
 			{in: timer(5 * time.Minute), after: 5 * time.Minute, status: Active, runStep: 1, run: []string{"bob", "carol", "alice"}, next: 15 * time.Minute},
 			{in: timer(5 * time.Minute), after: 15 * time.Minute, status: Active, runStep: 1, next: 15 * time.Minute},
 		}},
 		{"ack mid-step", team, t0, []step{
-			{in: start, status: Active, run: []string{"bob"}, events: []string{EventStarted}, next: 5 * time.Minute},
-			{in: Input{Kind: Ack, By: "bob"}, after: 2 * time.Minute, status: Acknowledged, events: []string{EventAcknowledged}, next: -1},
+			{in: start, status: Active, run: []string{"bob"}, events: []string{outcome.Started}, next: 5 * time.Minute},
+			{in: Input{Kind: Ack, By: "bob"}, after: 2 * time.Minute, status: Acknowledged, events: []string{outcome.Acknowledged}, next: -1},
 			{in: timer(5 * time.Minute), after: 5 * time.Minute, status: Acknowledged, next: -1},
 			{in: Input{Kind: Resolve}, after: 6 * time.Minute, status: Acknowledged, next: -1},
 		}},
 		{"resolve mid-rotation", team, t0, []step{
-			{in: start, status: Active, run: []string{"bob"}, events: []string{EventStarted}, next: 5 * time.Minute},
+			{in: start, status: Active, run: []string{"bob"}, events: []string{outcome.Started}, next: 5 * time.Minute},
 			{in: timer(5 * time.Minute), after: 5 * time.Minute, status: Active, runStep: 1, run: []string{"bob", "carol", "alice"}, next: 15 * time.Minute},
-			{in: Input{Kind: Resolve}, after: 7 * time.Minute, status: Resolved, runStep: 1, events: []string{EventResolved}, next: -1},
+			{in: Input{Kind: Resolve}, after: 7 * time.Minute, status: Resolved, runStep: 1, events: []string{outcome.Resolved}, next: -1},
 			{in: Input{Kind: Ack, By: "x"}, after: 8 * time.Minute, status: Resolved, runStep: 1, next: -1},
 		}},
 		{"empty roster skips to the named people", empty, t0, []step{
-			{in: start, status: Active, runStep: 2, run: []string{"alice", "bob"}, skipped: 2, events: []string{EventStarted}, next: time.Minute},
+			{in: start, status: Active, runStep: 2, run: []string{"alice", "bob"}, skipped: 2, events: []string{outcome.Started}, next: time.Minute},
 			{in: timer(time.Minute), after: time.Minute, status: Active, runStep: 2, loop: 1, run: []string{"alice", "bob"}, skipped: 2, next: 2 * time.Minute},
-			{in: timer(2 * time.Minute), after: 2 * time.Minute, status: Exhausted, runStep: 2, loop: 1, events: []string{EventExhausted}, next: -1},
+			{in: timer(2 * time.Minute), after: 2 * time.Minute, status: Exhausted, runStep: 2, loop: 1, events: []string{outcome.Exhausted}, next: -1},
 		}},
 		{"holiday override: nobody on call", team, holiday, []step{
-			{in: start, status: Active, runStep: 2, run: []string{"alice", "bob"}, skipped: 2, events: []string{EventStarted}, next: time.Minute},
+			{in: start, status: Active, runStep: 2, run: []string{"alice", "bob"}, skipped: 2, events: []string{outcome.Started}, next: time.Minute},
 		}},
 		{"nothing to call at all is exhausted at once", only, t0, []step{
-			{in: start, status: Exhausted, skipped: 1, events: []string{EventStarted, EventExhausted}, next: -1},
+			{in: start, status: Exhausted, skipped: 1, events: []string{outcome.Started, outcome.Exhausted}, next: -1},
 		}},
 	}
 	for _, tt := range tests {

@@ -11,27 +11,8 @@ package policy
 
 import (
 	"time"
-)
 
-// Provider names, as written in a step's via list.
-const (
-	IoTCall = "iotcall"
-	Yemot   = "yemot"
-	CCAI    = "ccai"
-)
-
-// Strategy says how the people of one step are called; the meanings are
-// IoTCall's call types.
-type Strategy string
-
-// The strategies a step may use.
-const (
-	// Single calls exactly one person.
-	Single Strategy = "single"
-	// Broadcast calls everyone at once, optionally stopping when one answers.
-	Broadcast Strategy = "broadcast"
-	// Rotation calls one after another, in order, until someone answers.
-	Rotation Strategy = "rotation"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // Limits the providers impose, checked when policies are loaded.
@@ -62,7 +43,7 @@ type Policy struct {
 	// acknowledgement.
 	AcknowledgeOnAnswer bool `json:"acknowledge_on_answer,omitempty"`
 	// People are the named targets, by name.
-	People map[string]Person `json:"people,omitempty"`
+	People map[string]provider.Person `json:"people,omitempty"`
 	// Roster is the optional on-call rotation.
 	Roster *Roster `json:"roster,omitempty"`
 	// Steps run in order; after the last, they run again Repeat more times.
@@ -70,14 +51,6 @@ type Policy struct {
 	Repeat int    `json:"repeat,omitempty"`
 
 	pos Problem // where the name was written
-}
-
-// Person is one named target.
-type Person struct {
-	// Name is the person's name in the policy.
-	Name string `json:"name"`
-	// Phone is the number in E.164 form ("+818043391234").
-	Phone string `json:"phone"`
 }
 
 // Notify kinds: whom a step calls.
@@ -100,8 +73,8 @@ type Notify struct {
 
 // Step is one stage of an escalation.
 type Step struct {
-	Notify   Notify   `json:"notify"`
-	Strategy Strategy `json:"strategy"`
+	Notify   Notify            `json:"notify"`
+	Strategy provider.Strategy `json:"strategy"`
 	// StopOnAnswer (broadcast): stop calling the others as soon as one answers.
 	StopOnAnswer bool `json:"stop_on_answer,omitempty"`
 	// PassOn (rotation): the one who answers may pass it on (IoTCall's press-9).

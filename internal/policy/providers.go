@@ -8,6 +8,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/escalator-oss/escalator/internal/phone"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 var (
@@ -15,7 +16,7 @@ var (
 	langPattern    = regexp.MustCompile(`^[a-z]{2}$`)
 )
 
-func (d *decoder) iotcall(n, at *yaml.Node, path string, s Step, count int, all []string, people map[string]Person) *IoTCallVia {
+func (d *decoder) iotcall(n, at *yaml.Node, path string, s Step, count int, all []string, people map[string]provider.Person) *IoTCallVia {
 	f, _, ok := d.fields(n, path, "rule")
 	if !ok {
 		return nil
@@ -30,16 +31,16 @@ func (d *decoder) iotcall(n, at *yaml.Node, path string, s Step, count int, all 
 		v.Rule = key
 	}
 	switch {
-	case s.Strategy == Single && count > 1:
+	case s.Strategy == provider.Single && count > 1:
 		d.add(at, path, "an IoTCall single rule calls exactly one number, but this step calls %d", count)
-	case s.Strategy != Single && count > 0 && count < 2:
+	case s.Strategy != provider.Single && count > 0 && count < 2:
 		d.add(at, path, "an IoTCall %s rule needs two or more numbers, but this step calls %d", s.Strategy, count)
 	}
 	d.iotcallNumbers(at, path, all, people)
 	return v
 }
 
-func (d *decoder) iotcallNumbers(n *yaml.Node, path string, all []string, people map[string]Person) {
+func (d *decoder) iotcallNumbers(n *yaml.Node, path string, all []string, people map[string]provider.Person) {
 	for _, name := range all {
 		pp, ok := people[name]
 		if !ok {
@@ -133,3 +134,10 @@ func (d *decoder) ccai(n, at *yaml.Node, path string) *CCAIVia {
 	}
 	return v
 }
+
+// Provider names, as written in a step's via list.
+const (
+	IoTCall = "iotcall"
+	Yemot   = "yemot"
+	CCAI    = "ccai"
+)

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"github.com/escalator-oss/escalator/internal/provider"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -17,12 +18,12 @@ func (d *decoder) step(n *yaml.Node, path string, p *Policy) Step {
 	} else {
 		s.Notify = d.notify(v, join(path, "notify"), p)
 	}
-	s.Strategy = Single
+	s.Strategy = provider.Single
 	if v := f["strategy"]; v != nil {
 		if st, ok := d.str(v, join(path, "strategy")); ok {
-			switch Strategy(st) {
-			case Single, Broadcast, Rotation:
-				s.Strategy = Strategy(st)
+			switch provider.Strategy(st) {
+			case provider.Single, provider.Broadcast, provider.Rotation:
+				s.Strategy = provider.Strategy(st)
 			default:
 				d.add(v, join(path, "strategy"), "must be single, broadcast or rotation, got %q", st)
 			}
@@ -30,13 +31,13 @@ func (d *decoder) step(n *yaml.Node, path string, p *Policy) Step {
 	}
 	if v := f["stop_on_answer"]; v != nil {
 		s.StopOnAnswer = d.boolean(v, join(path, "stop_on_answer"))
-		if s.StopOnAnswer && s.Strategy != Broadcast {
+		if s.StopOnAnswer && s.Strategy != provider.Broadcast {
 			d.add(v, join(path, "stop_on_answer"), "applies only to strategy broadcast, not %s", s.Strategy)
 		}
 	}
 	if v := f["pass_on"]; v != nil {
 		s.PassOn = d.boolean(v, join(path, "pass_on"))
-		if s.PassOn && s.Strategy != Rotation {
+		if s.PassOn && s.Strategy != provider.Rotation {
 			d.add(v, join(path, "pass_on"), "applies only to strategy rotation, not %s", s.Strategy)
 		}
 	}
@@ -52,7 +53,7 @@ func (d *decoder) step(n *yaml.Node, path string, p *Policy) Step {
 		s.Wait = w
 	}
 	targets := stepTargets(s.Notify, p)
-	if n := callCount(s.Notify, targets); s.Strategy == Single && n > 1 {
+	if n := callCount(s.Notify, targets); s.Strategy == provider.Single && n > 1 {
 		if s.Notify.Kind == NotifyRoster {
 			d.add(f["notify"], join(path, "notify"), "strategy single calls one person, but the roster has %d: notify oncall instead", n)
 		} else {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 func writeJSON(w io.Writer, tl *Timeline) error {
@@ -80,13 +81,13 @@ func writeText(w io.Writer, tl *Timeline, ackedAfter time.Duration) error {
 
 func strategy(e Entry) string {
 	switch {
-	case e.Strategy == policy.Broadcast && e.StopOnAnswer:
+	case e.Strategy == provider.Broadcast && e.StopOnAnswer:
 		return "broadcast (everyone at once, stop when one answers)"
-	case e.Strategy == policy.Broadcast:
+	case e.Strategy == provider.Broadcast:
 		return "broadcast (everyone at once)"
-	case e.Strategy == policy.Rotation && e.PassOn:
+	case e.Strategy == provider.Rotation && e.PassOn:
 		return "rotation (one after another; whoever answers may press 9 to pass it on)"
-	case e.Strategy == policy.Rotation:
+	case e.Strategy == provider.Rotation:
 		return "rotation (one after another until someone answers)"
 	}
 	return "single"

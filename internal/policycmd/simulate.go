@@ -9,6 +9,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/alert"
 	"github.com/escalator-oss/escalator/internal/phone"
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // ErrNoMatch is returned by Simulate when no policy takes the alert.
@@ -49,17 +50,17 @@ type Timeline struct {
 
 // Entry is one step run, or one step skipped, at an offset from the start.
 type Entry struct {
-	Offset        string          `json:"offset"`
-	OffsetSeconds int64           `json:"offset_seconds"`
-	Step          int             `json:"step"`
-	Loop          int             `json:"loop"`
-	Skipped       string          `json:"skipped,omitempty"`
-	Strategy      policy.Strategy `json:"strategy,omitempty"`
-	StopOnAnswer  bool            `json:"stop_on_answer,omitempty"`
-	PassOn        bool            `json:"pass_on,omitempty"`
-	Wait          string          `json:"wait,omitempty"`
-	People        []policy.Person `json:"people,omitempty"`
-	Via           []Link          `json:"via,omitempty"`
+	Offset        string            `json:"offset"`
+	OffsetSeconds int64             `json:"offset_seconds"`
+	Step          int               `json:"step"`
+	Loop          int               `json:"loop"`
+	Skipped       string            `json:"skipped,omitempty"`
+	Strategy      provider.Strategy `json:"strategy,omitempty"`
+	StopOnAnswer  bool              `json:"stop_on_answer,omitempty"`
+	PassOn        bool              `json:"pass_on,omitempty"`
+	Wait          string            `json:"wait,omitempty"`
+	People        []provider.Person `json:"people,omitempty"`
+	Via           []Link            `json:"via,omitempty"`
 }
 
 // Link is one provider of a step's fallback chain with the exact numbers it
@@ -168,7 +169,7 @@ func (tl *Timeline) add(p *policy.Policy, d policy.Decision, now time.Time, ids 
 	tl.Entries = append(tl.Entries, e)
 }
 
-func link(v policy.Via, people []policy.Person, ids map[int]int) Link {
+func link(v policy.Via, people []provider.Person, ids map[int]int) Link {
 	l := Link{Provider: v.Provider, Settings: settings(v)}
 	for _, p := range people {
 		n := SentNumber{Person: p.Name}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/phone"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // The call types the client creates.
@@ -69,14 +70,14 @@ func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Resul
 	}
 	people := req.People
 	switch req.Strategy {
-	case dispatch.Single:
+	case provider.Single:
 		people = people[:min(1, len(people))]
-	case dispatch.Broadcast, dispatch.Rotation:
+	case provider.Broadcast, provider.Rotation:
 	default:
 		return res, fmt.Errorf("call through ccai: unknown strategy %q", req.Strategy)
 	}
 	for i, p := range people {
-		if req.Strategy == dispatch.Rotation && i > 0 && req.Stopped != nil && req.Stopped() {
+		if req.Strategy == provider.Rotation && i > 0 && req.Stopped != nil && req.Stopped() {
 			res.Detail = joinDetail(res.Detail, fmt.Sprintf("rotation stopped after %d of %d: escalation stopped", i, len(people)))
 			break
 		}

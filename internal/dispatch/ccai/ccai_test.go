@@ -23,6 +23,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/dispatch/ccai"
 	"github.com/escalator-oss/escalator/internal/dispatch/ccai/ccaisim"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -59,11 +60,11 @@ func newFixture(t *testing.T, edit func(*ccai.Config)) fixture {
 }
 
 var (
-	carol = dispatch.Person{Name: "carol", Phone: "+12052345678"}
-	dave  = dispatch.Person{Name: "dave", Phone: "+18596579625"}
+	carol = provider.Person{Name: "carol", Phone: "+12052345678"}
+	dave  = provider.Person{Name: "dave", Phone: "+18596579625"}
 )
 
-func request(strategy dispatch.Strategy, via dispatch.CCAIVia, ps ...dispatch.Person) dispatch.Request {
+func request(strategy provider.Strategy, via dispatch.CCAIVia, ps ...provider.Person) dispatch.Request {
 	return dispatch.Request{EscalationID: "esc-1", Strategy: strategy, People: ps,
 		Via: dispatch.Via{Provider: dispatch.CCAI, CCAI: &via}}
 }
@@ -114,7 +115,7 @@ func TestAgentsThenMenu(t *testing.T) {
 			f := newFixture(t, nil)
 			f.sim.SetAgent("ann@example.com", tt.ann)
 			f.sim.SetAgent("bob@example.com", tt.bob)
-			res, err := f.c.Call(context.Background(), request(dispatch.Single, tt.via, carol))
+			res, err := f.c.Call(context.Background(), request(provider.Single, tt.via, carol))
 			if tt.wantErr {
 				if err == nil || len(res.Failed) != 1 {
 					t.Fatalf("Call = %+v, %v; want an error and carol failed", res, err)
@@ -186,7 +187,7 @@ func TestErrorClasses(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tt.ctx)
 				defer cancel()
 			}
-			_, err := f.c.Call(ctx, request(dispatch.Single, twoAgents, carol))
+			_, err := f.c.Call(ctx, request(provider.Single, twoAgents, carol))
 			if err == nil {
 				t.Fatal("Call: want an error")
 			}
@@ -202,8 +203,8 @@ func TestErrorClasses(t *testing.T) {
 
 func TestBroadcastAndBadNumber(t *testing.T) {
 	f := newFixture(t, nil)
-	bad := dispatch.Person{Name: "eve", Phone: "+1205"}
-	res, err := f.c.Call(context.Background(), request(dispatch.Broadcast, twoAgents, carol, bad, dave))
+	bad := provider.Person{Name: "eve", Phone: "+1205"}
+	res, err := f.c.Call(context.Background(), request(provider.Broadcast, twoAgents, carol, bad, dave))
 	if err != nil {
 		t.Fatalf("Call: %v", err)
 	}
@@ -214,7 +215,7 @@ func TestBroadcastAndBadNumber(t *testing.T) {
 
 func TestRotationStops(t *testing.T) {
 	f := newFixture(t, nil)
-	req := request(dispatch.Rotation, twoAgents, carol, dave)
+	req := request(provider.Rotation, twoAgents, carol, dave)
 	req.Stopped = func() bool { return len(f.sim.Calls()) >= 1 }
 	res, err := f.c.Call(context.Background(), req)
 	if err != nil || len(res.Reached) != 1 || res.Reached[0] != carol || !strings.Contains(res.Detail, "stopped") {
@@ -258,11 +259,11 @@ func TestClientRespectsRateLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps := make([]dispatch.Person, 12)
+	ps := make([]provider.Person, 12)
 	for i := range ps {
-		ps[i] = dispatch.Person{Name: fmt.Sprint(i), Phone: fmt.Sprintf("+1205234%04d", 5600+i)}
+		ps[i] = provider.Person{Name: fmt.Sprint(i), Phone: fmt.Sprintf("+1205234%04d", 5600+i)}
 	}
-	res, err := c.Call(context.Background(), request(dispatch.Broadcast, dispatch.CCAIVia{Agents: []string{"ann@example.com"}}, ps...))
+	res, err := c.Call(context.Background(), request(provider.Broadcast, dispatch.CCAIVia{Agents: []string{"ann@example.com"}}, ps...))
 	if err != nil || len(res.Reached) != 12 {
 		t.Fatalf("Call = %+v, %v; want 12 reached without a 429", res, err)
 	}
@@ -275,7 +276,7 @@ func TestAnswered(t *testing.T) {
 		t.Fatal("Provider() with CheckAnswered is not an AnswerChecker")
 	}
 	ctx := context.Background()
-	res, err := f.c.Call(ctx, request(dispatch.Broadcast, twoAgents, carol, dave))
+	res, err := f.c.Call(ctx, request(provider.Broadcast, twoAgents, carol, dave))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +316,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		defer cancel()
-		res, err := f.c.Call(ctx, request(dispatch.Broadcast, twoAgents, carol, dave))
+		res, err := f.c.Call(ctx, request(provider.Broadcast, twoAgents, carol, dave))
 		b, _ := json.Marshal(res)
 		texts = append(texts, string(b), fmt.Sprint(err), fmt.Sprintf("%+v", errors.Unwrap(err)))
 		for _, e := range f.logs.All() {

@@ -15,6 +15,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/dispatch/iotcall/iotcallsim"
 	"github.com/escalator-oss/escalator/internal/kvlock"
 	"github.com/escalator-oss/escalator/internal/natsx/natstest"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // signalling wraps a Locker and says when the second Lock call starts.
@@ -37,8 +38,8 @@ type noLock struct{}
 func (noLock) Lock(context.Context, string) (func(), error) { return func() {}, nil }
 
 var (
-	escA = []dispatch.Person{alice, bob}
-	escB = []dispatch.Person{
+	escA = []provider.Person{alice, bob}
+	escB = []provider.Person{
 		{Name: "erin", Phone: "+818043391236"},
 		{Name: "frank", Phone: "+818043391237"},
 	}
@@ -111,7 +112,7 @@ func TestCriticalSection(t *testing.T) {
 			// Two clients, as two escalations (or two replicas) would use.
 			var wg sync.WaitGroup
 			errs := make(chan error, 2)
-			for i, people := range [][]dispatch.Person{escA, escB} {
+			for i, people := range [][]provider.Person{escA, escB} {
 				lk := &signalling{Locker: ls[i], n: &n, second: second}
 				c := newClient(t, srv.URL(), func(c *iotcall.Config) { c.Locker = lk })
 				wg.Add(1)

@@ -14,6 +14,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/dispatch/iotcall"
 	"github.com/escalator-oss/escalator/internal/dispatch/iotcall/iotcallsim"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // renamed lets a second IoTCall account stand in as another provider of
@@ -110,7 +111,7 @@ func TestDispatchThroughSimulators(t *testing.T) {
 			if got := strings.Join(kinds, " "); got != tt.wantKinds {
 				t.Errorf("reports %s, want %s", got, tt.wantKinds)
 			}
-			for _, p := range []dispatch.Person{alice, bob} {
+			for _, p := range []provider.Person{alice, bob} {
 				if by := out.ReachedBy(p.Phone); by != tt.wantBy {
 					t.Errorf("%s reached by %q, want %q", p.Name, by, tt.wantBy)
 				}

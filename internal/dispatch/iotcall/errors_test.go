@@ -14,6 +14,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/dispatch/iotcall"
 	"github.com/escalator-oss/escalator/internal/dispatch/iotcall/iotcallsim"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 func TestErrorClasses(t *testing.T) {
@@ -50,7 +51,7 @@ func TestErrorClasses(t *testing.T) {
 			wantErr: "iotcall: 401 Unauthorized"},
 		{name: "call type's number count is permanent", req: request("single", alice, bob),
 			wantErr: "fire iotcall rule single: iotcall: 400 Bad Request: {\"result\":\"rule type needs exactly 1 numbers, has 2\"}"},
-		{name: "no rule key", req: dispatch.Request{People: []dispatch.Person{alice}}, wantErr: "call iotcall: the step names no rule key"},
+		{name: "no rule key", req: dispatch.Request{People: []provider.Person{alice}}, wantErr: "call iotcall: the step names no rule key"},
 		{name: "no number IoTCall can take", req: request("r1", dave),
 			wantErr: "call iotcall: no number IoTCall can call: dave: IoTCall has no country id configured for +44"},
 	}

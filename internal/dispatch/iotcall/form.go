@@ -11,6 +11,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/phone"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // Entry is one number of a rule's list, as PUT /pattern/<key>/tel takes it.
@@ -28,9 +29,9 @@ type Entry struct {
 
 // entries formats people for IoTCall, in order. People IoTCall cannot take
 // are returned as failed, with the reason.
-func entries(people []dispatch.Person, ids map[int]int) ([]Entry, []dispatch.Person, []dispatch.PersonFailure) {
+func entries(people []provider.Person, ids map[int]int) ([]Entry, []provider.Person, []dispatch.PersonFailure) {
 	var tels []Entry
-	var ok []dispatch.Person
+	var ok []provider.Person
 	var failed []dispatch.PersonFailure
 	for _, p := range people {
 		tel, id, err := phone.IoTCall(p.Phone, ids)

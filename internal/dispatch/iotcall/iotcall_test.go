@@ -18,6 +18,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/dispatch/iotcall"
 	"github.com/escalator-oss/escalator/internal/dispatch/iotcall/iotcallsim"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -26,14 +27,14 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 const authCode = "TeStAuThC0de=="
 
 var (
-	alice = dispatch.Person{Name: "alice", Phone: "+818043391234"}
-	bob   = dispatch.Person{Name: "bob", Phone: "+818043391235"}
-	carol = dispatch.Person{Name: "carol", Phone: "+14155550100"}
-	dave  = dispatch.Person{Name: "dave", Phone: "+447911123456"}
+	alice = provider.Person{Name: "alice", Phone: "+818043391234"}
+	bob   = provider.Person{Name: "bob", Phone: "+818043391235"}
+	carol = provider.Person{Name: "carol", Phone: "+14155550100"}
+	dave  = provider.Person{Name: "dave", Phone: "+447911123456"}
 )
 
-func request(rule string, people ...dispatch.Person) dispatch.Request {
-	return dispatch.Request{EscalationID: "esc-1", Strategy: dispatch.Rotation, People: people,
+func request(rule string, people ...provider.Person) dispatch.Request {
+	return dispatch.Request{EscalationID: "esc-1", Strategy: provider.Rotation, People: people,
 		Via: dispatch.Via{Provider: dispatch.IoTCall, IoTCall: &dispatch.IoTCallVia{Rule: rule}}}
 }
 
@@ -85,12 +86,12 @@ func (c *capture) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func TestGoldenRequests(t *testing.T) {
 	tests := []struct {
 		name     string
-		people   []dispatch.Person
+		people   []provider.Person
 		readMode bool
 		rounds   int
 	}{
-		{name: "rotation_three_people", people: []dispatch.Person{alice, bob, carol}, rounds: 1},
-		{name: "read_before_write_skips_same_list", people: []dispatch.Person{alice, bob}, readMode: true, rounds: 2},
+		{name: "rotation_three_people", people: []provider.Person{alice, bob, carol}, rounds: 1},
+		{name: "read_before_write_skips_same_list", people: []provider.Person{alice, bob}, readMode: true, rounds: 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

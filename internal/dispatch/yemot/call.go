@@ -10,12 +10,13 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/phone"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // target is one number to dial and the people who have it.
 type target struct {
 	number string
-	people []dispatch.Person
+	people []provider.Person
 }
 
 // Call places req's calls with CallExtensionBridging. Broadcast is one
@@ -44,11 +45,11 @@ func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Resul
 	targets, failed := targetsOf(req.People)
 	res.Failed = failed
 	switch req.Strategy {
-	case dispatch.Single:
+	case provider.Single:
 		if len(targets) > 1 {
 			targets = targets[:1]
 		}
-	case dispatch.Broadcast, dispatch.Rotation:
+	case provider.Broadcast, provider.Rotation:
 	default:
 		return res, fmt.Errorf("call through yemot: unknown strategy %q", req.Strategy)
 	}
@@ -58,7 +59,7 @@ func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Resul
 	if v.Tzintuk {
 		c.tzintuk(ctx, targets, v.CallerID)
 	}
-	if req.Strategy == dispatch.Rotation {
+	if req.Strategy == provider.Rotation {
 		return c.rotate(ctx, req, targets, secs, res)
 	}
 	for start := 0; start < len(targets); start += MaxPhones {
@@ -125,7 +126,7 @@ func finish(res dispatch.Result) (dispatch.Result, error) {
 }
 
 // targetsOf formats people's numbers, merging people who share one.
-func targetsOf(people []dispatch.Person) ([]target, []dispatch.PersonFailure) {
+func targetsOf(people []provider.Person) ([]target, []dispatch.PersonFailure) {
 	var (
 		out    []target
 		failed []dispatch.PersonFailure
@@ -142,7 +143,7 @@ func targetsOf(people []dispatch.Person) ([]target, []dispatch.PersonFailure) {
 			continue
 		}
 		index[n] = len(out)
-		out = append(out, target{number: n, people: []dispatch.Person{p}})
+		out = append(out, target{number: n, people: []provider.Person{p}})
 	}
 	return out, failed
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 func TestGoldenRequests(t *testing.T) {
@@ -18,10 +19,10 @@ func TestGoldenRequests(t *testing.T) {
 		req    dispatch.Request
 		golden []string // one file per request, in order
 	}{
-		{name: "broadcast", req: request(dispatch.Broadcast, people(2), via), golden: []string{"bridging_broadcast.json"}},
-		{name: "single, no caller id, default ring", req: request(dispatch.Single, people(1), dispatch.YemotVia{IVRPath: "ivr2:/5"}),
+		{name: "broadcast", req: request(provider.Broadcast, people(2), via), golden: []string{"bridging_broadcast.json"}},
+		{name: "single, no caller id, default ring", req: request(provider.Single, people(1), dispatch.YemotVia{IVRPath: "ivr2:/5"}),
 			golden: []string{"bridging_single.json"}},
-		{name: "tzintuk first", req: request(dispatch.Broadcast, people(2), dispatch.YemotVia{IVRPath: "ivr2:/1", Tzintuk: true}),
+		{name: "tzintuk first", req: request(provider.Broadcast, people(2), dispatch.YemotVia{IVRPath: "ivr2:/1", Tzintuk: true}),
 			golden: []string{"tzintuk.json", "bridging_after_tzintuk.json"}},
 	}
 	for _, tt := range tests {
@@ -46,7 +47,7 @@ func TestGoldenRequests(t *testing.T) {
 
 func TestBroadcastSplitsAt500(t *testing.T) {
 	f := newFixture(t, nil)
-	res, err := f.c.Call(context.Background(), request(dispatch.Broadcast, people(501), via))
+	res, err := f.c.Call(context.Background(), request(provider.Broadcast, people(501), via))
 	if err != nil {
 		t.Fatalf("Call: %v", err)
 	}
@@ -65,8 +66,8 @@ func TestBroadcastSplitsAt500(t *testing.T) {
 func TestRejectedNumbersFail(t *testing.T) {
 	f := newFixture(t, nil)
 	f.sim.Reject(national(1), "")
-	ps := append(people(3), dispatch.Person{Name: "bad", Phone: "+97212"})
-	res, err := f.c.Call(context.Background(), request(dispatch.Broadcast, ps, via))
+	ps := append(people(3), provider.Person{Name: "bad", Phone: "+97212"})
+	res, err := f.c.Call(context.Background(), request(provider.Broadcast, ps, via))
 	if err != nil {
 		t.Fatalf("Call: %v", err)
 	}
@@ -89,7 +90,7 @@ func TestRejectedNumbersFail(t *testing.T) {
 
 	// Everyone rejected: an error, so the fallback chain moves on.
 	f.sim.Reject(national(0), "")
-	if _, err := f.c.Call(context.Background(), request(dispatch.Single, people(1), via)); err == nil {
+	if _, err := f.c.Call(context.Background(), request(provider.Single, people(1), via)); err == nil {
 		t.Error("Call with every number rejected: want an error")
 	}
 }
@@ -123,7 +124,7 @@ func TestErrorClasses(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tt.ctx)
 				defer cancel()
 			}
-			_, err := f.c.Call(ctx, request(dispatch.Single, people(1), via))
+			_, err := f.c.Call(ctx, request(provider.Single, people(1), via))
 			if err == nil {
 				t.Fatal("Call: want an error")
 			}
@@ -145,7 +146,7 @@ func TestRingTooLong(t *testing.T) {
 	f := newFixture(t, nil)
 	v := via
 	v.Ring = 36 * time.Second
-	if _, err := f.c.Call(context.Background(), request(dispatch.Single, people(1), v)); err == nil {
+	if _, err := f.c.Call(context.Background(), request(provider.Single, people(1), v)); err == nil {
 		t.Fatal("Call with a 36s ring: want an error")
 	}
 	if n := len(f.sim.Requests()); n != 0 {
@@ -158,7 +159,7 @@ func TestTzintukFailureOnlyLogged(t *testing.T) {
 	f.sim.AnswerNext(1, "ERROR", "tzintuk refused")
 	v := via
 	v.Tzintuk = true
-	res, err := f.c.Call(context.Background(), request(dispatch.Broadcast, people(2), v))
+	res, err := f.c.Call(context.Background(), request(provider.Broadcast, people(2), v))
 	if err != nil || len(res.References) != 1 {
 		t.Fatalf("Call = %+v, %v; want one campaign despite the failed tzintuk", res, err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot/yemotsim"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -46,10 +47,10 @@ func newFixture(t *testing.T, edit func(*yemot.Config)) fixture {
 }
 
 // people returns n Israeli mobile numbers named p0, p1, ...
-func people(n int) []dispatch.Person {
-	out := make([]dispatch.Person, n)
+func people(n int) []provider.Person {
+	out := make([]provider.Person, n)
 	for i := range out {
-		out[i] = dispatch.Person{Name: fmt.Sprintf("p%d", i), Phone: fmt.Sprintf("+97252%07d", 2000000+i)}
+		out[i] = provider.Person{Name: fmt.Sprintf("p%d", i), Phone: fmt.Sprintf("+97252%07d", 2000000+i)}
 	}
 	return out
 }
@@ -57,7 +58,7 @@ func people(n int) []dispatch.Person {
 // national is p<i>'s number as the client sends it.
 func national(i int) string { return fmt.Sprintf("052%07d", 2000000+i) }
 
-func request(strategy dispatch.Strategy, ps []dispatch.Person, via dispatch.YemotVia) dispatch.Request {
+func request(strategy provider.Strategy, ps []provider.Person, via dispatch.YemotVia) dispatch.Request {
 	return dispatch.Request{EscalationID: "esc-1", Strategy: strategy, People: ps,
 		Via: dispatch.Via{Provider: dispatch.Yemot, Yemot: &via}}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/clock"
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 func passwordMode(c *yemot.Config) { c.Token, c.Username, c.Password = "", "0770000000", "s3cret-pw" }
@@ -35,11 +36,11 @@ func TestLoginAgainOnce(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, passwordMode)
 			ctx := context.Background()
-			if _, err := f.c.Call(ctx, request(dispatch.Single, people(1), via)); err != nil {
+			if _, err := f.c.Call(ctx, request(provider.Single, people(1), via)); err != nil {
 				t.Fatalf("first Call: %v", err)
 			}
 			tt.breakIt(f)
-			_, err := f.c.Call(ctx, request(dispatch.Single, people(1), via))
+			_, err := f.c.Call(ctx, request(provider.Single, people(1), via))
 			if (err != nil) != tt.wantErr {
 				t.Fatalf("second Call: %v; want error %v", err, tt.wantErr)
 			}
@@ -56,7 +57,7 @@ func TestConcurrentCallsShareOneLogin(t *testing.T) {
 	var failed atomic.Int32
 	for range 8 {
 		wg.Go(func() {
-			if _, err := f.c.Call(context.Background(), request(dispatch.Single, people(1), via)); err != nil {
+			if _, err := f.c.Call(context.Background(), request(provider.Single, people(1), via)); err != nil {
 				failed.Add(1)
 			}
 		})
@@ -71,7 +72,7 @@ func TestRotation(t *testing.T) {
 	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 	f := newFixture(t, func(c *yemot.Config) { c.Clock = fake })
 	var stopped atomic.Bool
-	req := request(dispatch.Rotation, people(3), via)
+	req := request(provider.Rotation, people(3), via)
 	req.Stopped = stopped.Load
 	type outcome struct {
 		res dispatch.Result
@@ -113,7 +114,7 @@ func TestAnswered(t *testing.T) {
 		t.Fatal("Provider() with CheckAnswered is not an AnswerChecker")
 	}
 	ctx := context.Background()
-	res, err := f.c.Call(ctx, request(dispatch.Broadcast, people(2), via))
+	res, err := f.c.Call(ctx, request(provider.Broadcast, people(2), via))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		b, _ := json.Marshal(res)
 		texts = append(texts, string(b), fmt.Sprint(err))
 	}
-	check(f.c.Call(ctx, request(dispatch.Single, people(1), via)))
+	check(f.c.Call(ctx, request(provider.Single, people(1), via)))
 	for _, r := range f.sim.Requests() {
 		var body struct{ Token string }
 		if json.Unmarshal(r.Body, &body) == nil && strings.HasPrefix(body.Token, "sim-session") {
@@ -155,15 +156,15 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Fatal("no session token seen")
 	}
 	f.sim.AnswerNext(1, "ERROR", "bad password s3cret-pw for session "+session)
-	check(f.c.Call(ctx, request(dispatch.Single, people(1), via)))
+	check(f.c.Call(ctx, request(provider.Single, people(1), via)))
 	f.sim.Reject(national(0), "number rejected for "+session)
-	check(f.c.Call(ctx, request(dispatch.Broadcast, people(2), via)))
+	check(f.c.Call(ctx, request(provider.Broadcast, people(2), via)))
 	f.sim.StallNext(1)
 	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	check(f.c.Call(short, request(dispatch.Single, people(1), via)))
+	check(f.c.Call(short, request(provider.Single, people(1), via)))
 	cancel()
 	f.sim.ExpireSessions()
-	check(f.c.Call(ctx, request(dispatch.Single, people(1), via)))
+	check(f.c.Call(ctx, request(provider.Single, people(1), via)))
 	for _, e := range f.logs.All() {
 		texts = append(texts, e.Message, fmt.Sprint(e.ContextMap()))
 	}

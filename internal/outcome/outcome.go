@@ -1,0 +1,51 @@
+// Package outcome is the outcome event that escalator publishes on
+// escalations.<escalation-id>.<event> for other programs to follow: its JSON
+// and its event names. The names and fields are stable; new ones may be
+// added, none renamed.
+package outcome
+
+import (
+	"time"
+
+	"github.com/escalator-oss/escalator/internal/provider"
+)
+
+// Event names, the last token of an outcome's subject.
+const (
+	Started        = "started"
+	Dispatched     = "dispatched"
+	DispatchFailed = "dispatch_failed"
+	Fallback       = "fallback"
+	Answered       = "answered"
+	Acknowledged   = "acknowledged"
+	Resolved       = "resolved"
+	Exhausted      = "exhausted"
+	Unmatched      = "unmatched"
+	Grouped        = "grouped"
+	Skipped        = "skipped"
+	Refused        = "refused"
+)
+
+// Outcome is the JSON of one outcome event; other services rely on it.
+type Outcome struct {
+	EscalationID string            `json:"escalation_id"`
+	AlertID      string            `json:"alert_id"`
+	Policy       string            `json:"policy,omitempty"`
+	Event        string            `json:"event"`
+	Step         int               `json:"step"`
+	Loop         int               `json:"loop"`
+	At           time.Time         `json:"at"`
+	Provider     string            `json:"provider,omitempty"`
+	People       []provider.Person `json:"people,omitempty"`
+	Reference    string            `json:"reference,omitempty"`
+	References   []string          `json:"references,omitempty"`
+	Attempt      int               `json:"attempt,omitempty"`
+	Error        string            `json:"error,omitempty"`
+	Next         string            `json:"next,omitempty"`
+	By           string            `json:"by,omitempty"`
+	Alerts       int               `json:"alerts,omitempty"`
+	Reason       string            `json:"reason,omitempty"`
+	Pending      bool              `json:"pending,omitempty"`
+	InDoubt      bool              `json:"in_doubt,omitempty"`
+	Summary      string            `json:"summary,omitempty"`
+}

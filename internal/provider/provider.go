@@ -1,0 +1,34 @@
+// Package provider is the vocabulary every layer shares about the telephony
+// providers: whom to call (Person), how (Strategy), and a step's settings for
+// one provider (Settings, carried in a Via). It is a leaf: the policy files,
+// the dispatcher, the engine and each provider's own folder meet here, and it
+// knows none of them.
+//
+// Each provider lives in one folder under internal/dispatch/<name>/ that owns
+// everything about it; internal/providers lists them (see
+// docs/architecture.md, "Adding a provider").
+package provider
+
+// Strategy says how the people of one step are called; the meanings are
+// IoTCall's call types (発信種別).
+type Strategy string
+
+// The strategies a step may use.
+const (
+	// Single calls exactly one person (通常).
+	Single Strategy = "single"
+	// Broadcast calls everyone at once (一斉), optionally stopping the
+	// others' phones when one answers.
+	Broadcast Strategy = "broadcast"
+	// Rotation calls one after another, in order, until someone answers (輪番).
+	Rotation Strategy = "rotation"
+)
+
+// Person is one human to call.
+type Person struct {
+	// Name is the person's name in the policy (never a secret; used in events).
+	Name string `json:"name"`
+	// Phone is the number in E.164 form, e.g. "+818043391234". Each provider
+	// formats it the way its API wants.
+	Phone string `json:"phone"`
+}
