@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
 
+	"github.com/escalator-oss/escalator/internal/api"
 	"github.com/escalator-oss/escalator/internal/consumer"
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/engine"
@@ -173,7 +174,11 @@ func (a *App) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("listen http: %w", err)
 		}
 		a.httpAddr = ln.Addr().String()
-		httpSrv = newHTTPServer(a.routes(in))
+		v1, err := api.New(api.Config{Escalations: a.eng, Token: a.cfg.HTTPToken, Logger: a.log})
+		if err != nil {
+			return err
+		}
+		httpSrv = newHTTPServer(a.routes(in, v1))
 		go func() {
 			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("http server", zap.Error(err))
@@ -182,7 +187,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		log.Info("http server listening", zap.String("addr", a.httpAddr))
 	}
 
-	timers, err := consumer.NewTimers(consumer.TimersConfig{JS: js, Handler: a.eng, Topology: topo, Workers: a.cfg.Workers,
+	timers, err := consumer.NewWakeups(consumer.WakeupsConfig{JS: js, Handler: a.eng, Topology: topo, Workers: a.cfg.Workers,
 		Grace: a.cfg.ShutdownGrace, Logger: a.log})
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/escalator-oss/escalator/internal/consumer"
 	"github.com/escalator-oss/escalator/internal/natsx"
 )
 
@@ -42,9 +43,7 @@ type Config struct {
 	Policies string
 
 	// Workers process alerts (and, as many again, due wake-ups)
-	// concurrently. Each spends most of its time waiting on JetStream round
-	// trips, so there are several per core: escalator bench measured about
-	// twice the escalations started per second with 16 as with 4 on 2 cores.
+	// concurrently (consumer.DefaultWorkers says why 16).
 	Workers int
 	// MaxAlertSize bounds one alert event, in bytes.
 	MaxAlertSize int
@@ -81,10 +80,10 @@ func Defaults() Config {
 		Replicas:        1,
 		HTTPAddr:        "127.0.0.1:8080",
 		Policies:        "policies",
-		Workers:         16,
+		Workers:         consumer.DefaultWorkers,
 		MaxAlertSize:    64 << 10,
 		DuplicateWindow: 2 * time.Minute,
-		ShutdownGrace:   10 * time.Second,
+		ShutdownGrace:   consumer.DefaultGrace,
 
 		EscalationRetention: 30 * 24 * time.Hour,
 

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/escalator-oss/escalator/internal/intake"
 )
 
 // newHTTPServer returns the server with timeouts that a slow or hostile
@@ -22,8 +20,12 @@ func newHTTPServer(h http.Handler) *http.Server {
 	}
 }
 
-// routes is every HTTP path the worker serves.
-func (a *App) routes(in *intake.Intake) http.Handler {
+// registrar adds its paths to a mux (the intake, the API).
+type registrar interface{ Register(*http.ServeMux) }
+
+// routes is every HTTP path the worker serves: the health and metrics
+// paths, open to all, and those of parts.
+func (a *App) routes(parts ...registrar) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -39,9 +41,8 @@ func (a *App) routes(in *intake.Intake) http.Handler {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
-	in.Register(mux)
-	if a.eng != nil {
-		a.eng.Register(mux)
+	for _, p := range parts {
+		p.Register(mux)
 	}
 	return mux
 }

@@ -56,9 +56,9 @@ func (e *Engine) scanLatest(ctx context.Context, pre string, fn func(entry)) err
 // read up to: every record present under the prefix at the end is at or
 // below it.
 func (e *Engine) scan(ctx context.Context, pre string, from uint64, fn func(entry)) (uint64, error) {
-	prefix := "$KV." + natsx.BucketEscalations + "."
+	prefix := natsx.KVSubject(natsx.BucketEscalations, "")
 	filter := prefix + pre + ">"
-	s, err := e.js.Stream(ctx, "KV_"+natsx.BucketEscalations)
+	s, err := e.js.Stream(ctx, natsx.KVStream(natsx.BucketEscalations))
 	if err != nil {
 		return 0, err
 	}

@@ -12,11 +12,8 @@ import (
 	"github.com/escalator-oss/escalator/internal/policy"
 )
 
-// Default answer-polling pace.
-const (
-	defaultAnswerPollFirst = 5 * time.Second
-	answerPollMax          = 30 * time.Second
-)
+// answerPollMax is the longest wait between two questions to a provider.
+const answerPollMax = 30 * time.Second
 
 // watchAnswers starts, for each provider result of a step whose provider can
 // tell whether its calls were answered, a poll that publishes `answered` and,
@@ -69,49 +66,42 @@ func (e *Engine) pollAnswered(esc *Escalation, run policy.StepRun, res dispatch.
 	}
 }
 
-// answered publishes the answer and, when the policy counts it, acknowledges.
+// answered records the answer in the escalation's outbox and, when the
+// policy counts an answer as an acknowledgement, acknowledges it, in one
+// transition; then publishes.
 func (e *Engine) answered(ctx context.Context, esc *Escalation, run policy.StepRun, res dispatch.Result, by string) {
-	o := outcome.Outcome{EscalationID: esc.ID, AlertID: esc.AlertID, Policy: esc.Policy.Name, Event: outcome.Answered, Step: run.Step,
-		Loop: run.Loop, Provider: res.Provider, References: res.References, By: by}
-	if len(res.References) > 0 {
-		o.Reference = res.References[0]
-	}
-	if err := e.publish(ctx, o, outcomeID(esc.ID, outcome.Answered, run.Step, run.Loop, res.Provider)); err != nil {
-		e.log.Error("publish answered", zap.Error(err))
-	}
-	if !esc.Policy.AcknowledgeOnAnswer {
+	now := e.clk.Now().UTC()
+	acked := false
+	s, err := e.update(ctx, esc.Key, func(cur *Escalation) (*Escalation, error) {
+		acked = false
+		if cur == nil || cur.ID != esc.ID {
+			return nil, errGone
+		}
+		o := newOutcome(cur, outcome.Answered, run.Step, run.Loop, now)
+		o.Provider, o.References, o.By = res.Provider, res.References, by
+		if len(res.References) > 0 {
+			o.Reference = res.References[0]
+		}
+		cur.emit(o, outcomeID(cur.ID, outcome.Answered, run.Step, run.Loop, res.Provider))
+		if cur.Policy.AcknowledgeOnAnswer {
+			who := by
+			if who == "" {
+				who = res.Provider + " (answered)"
+			}
+			acked = end(cur, policy.Ack, who, now) != nil
+		}
+		return cur, nil
+	})
+	if err != nil {
+		if !errors.Is(err, errGone) {
+			e.log.Error("record an answer", zap.String("escalation", esc.ID), zap.Error(err))
+		}
 		return
 	}
-	if by == "" {
-		by = res.Provider + " (answered)"
+	if acked {
+		e.cancel(ctx, esc.Key)
 	}
-	if err := e.acknowledge(ctx, esc.Key, esc.ID, by); err != nil {
-		e.log.Error("acknowledge on answer", zap.String("escalation", esc.ID), zap.Error(err))
-	}
-}
-
-// acknowledge stops the escalation id under key, as an ack event would.
-func (e *Engine) acknowledge(ctx context.Context, key, id, by string) error {
-	for {
-		esc, rev, err := e.st.load(ctx, key)
-		if err != nil || esc == nil || esc.ID != id {
-			return err
-		}
-		now := e.clk.Now().UTC()
-		dec := policy.Plan(esc.Policy, esc.State, policy.Input{Kind: policy.Ack, At: now, By: by}, now)
-		if len(dec.Events) == 0 {
-			return nil
-		}
-		esc.State = dec.State
-		if esc.Intent != nil && !esc.Intent.Started {
-			esc.Intent = nil
-		}
-		if _, err := e.st.save(ctx, esc, rev); errors.Is(err, errConflict) {
-			continue
-		} else if err != nil {
-			return err
-		}
-		e.cancel(ctx, key)
-		return e.publishDecision(ctx, esc, dec)
+	if err := e.flush(ctx, s); err != nil {
+		e.log.Error("publish an answer", zap.String("escalation", esc.ID), zap.Error(err))
 	}
 }

@@ -3,9 +3,8 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/clock"
 	"github.com/escalator-oss/escalator/internal/consumer"
@@ -66,7 +66,12 @@ type rig struct {
 	answerers map[string]dispatch.AnswerChecker
 	// clock, when set, is the workers' engines' clock.
 	clock clock.Clock
-	mu    sync.Mutex // guards set, which a test may replace
+	// url, when set, is where workers connect (a proxy); logger and
+	// publishRetryFor, when set, are their engines'.
+	url             string
+	logger          *zap.Logger
+	publishRetryFor time.Duration
+	mu              sync.Mutex // guards set, which a test may replace
 }
 
 func newRig(t *testing.T) *rig { return newRigWith(t, testPolicy) }
@@ -104,15 +109,24 @@ func newRigOn(t *testing.T, s *server.Server, policyYAML string) *rig {
 	t.Cleanup(iot.Close)
 	t.Cleanup(yem.Close)
 	r := &rig{t: t, srv: s, js: js, nc: nc, iot: iot, yem: yem, set: set, topo: topo, events: make(chan outcome.Outcome, 1000)}
-	if _, err := nc.Subscribe(natsx.SubjectOutcomes, func(m *nats.Msg) {
+	// Outcomes as a program following them reads them: from the stream,
+	// each once (a plain subscription may see a republished one again).
+	oc, err := js.OrderedConsumer(context.Background(), natsx.StreamOutcomes,
+		jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc, err := oc.Consume(func(m jetstream.Msg) {
 		var o outcome.Outcome
-		if err := json.Unmarshal(m.Data, &o); err != nil {
+		if err := json.Unmarshal(m.Data(), &o); err != nil {
 			t.Errorf("outcome JSON: %v", err)
 		}
 		r.events <- o
-	}); err != nil {
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(cc.Stop)
 	return r
 }
 
@@ -143,16 +157,24 @@ func (r *rig) dispatcher(t *testing.T) *dispatch.Dispatcher {
 
 func (r *rig) startWorker(t *testing.T, d Dispatcher) *worker {
 	t.Helper()
-	nc, err := nats.Connect(r.srv.ClientURL())
+	url := r.srv.ClientURL()
+	if r.url != "" {
+		url = r.url
+	}
+	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}
 	js, _ := jetstream.New(nc)
+	retryFor := 5 * time.Second
+	if r.publishRetryFor > 0 {
+		retryFor = r.publishRetryFor
+	}
 	if d == nil {
 		d = r.dispatcher(t)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	eng, err := New(ctx, Config{JS: js, Policies: func() *policy.Set { r.mu.Lock(); defer r.mu.Unlock(); return r.set }, Dispatcher: d, PublishRetryFor: 5 * time.Second, Clock: r.clock,
+	eng, err := New(ctx, Config{JS: js, Policies: func() *policy.Set { r.mu.Lock(); defer r.mu.Unlock(); return r.set }, Dispatcher: d, PublishRetryFor: retryFor, Clock: r.clock, Logger: r.logger,
 		LeaseTTL: time.Second, Answerers: r.answerers, AnswerPollFirst: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +184,7 @@ func (r *rig) startWorker(t *testing.T, d Dispatcher) *worker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tim, err := consumer.NewTimers(consumer.TimersConfig{JS: js, Handler: eng, Topology: r.topo, Grace: time.Second,
+	tim, err := consumer.NewWakeups(consumer.WakeupsConfig{JS: js, Handler: eng, Topology: r.topo, Grace: time.Second,
 		RedeliveryDelay: func(uint64) time.Duration { return 100 * time.Millisecond }})
 	if err != nil {
 		t.Fatal(err)
@@ -401,48 +423,29 @@ func TestWorkersRunEachStepOnce(t *testing.T) {
 	}
 }
 
-func TestEscalationsAPI(t *testing.T) {
+func TestActiveAndFind(t *testing.T) {
 	r := newRigWith(t, strings.ReplaceAll(testPolicy, "wait: 1s", "wait: 1m"))
 	w := r.startWorker(t, nil)
-	mux := http.NewServeMux()
-	w.eng.Register(mux)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
 	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
 	id := r.expect("started 0", "dispatched 0")[0].EscalationID
+	ctx := context.Background()
 
-	var list struct{ Escalations []Summary }
-	getJSON(t, srv.URL+"/v1/escalations", &list)
-	if len(list.Escalations) != 1 || list.Escalations[0].ID != id || list.Escalations[0].Step != 0 || list.Escalations[0].NextAt.IsZero() {
-		t.Fatalf("list %+v", list)
+	list, err := w.eng.Active(ctx)
+	if err != nil || len(list) != 1 || list[0].ID != id || list[0].Step != 0 || list[0].NextAt.IsZero() {
+		t.Fatalf("Active = %+v, %v", list, err)
 	}
-	var one struct {
-		Timeline   []outcome.Outcome
-		Escalation Summary
-	}
-	getJSON(t, srv.URL+"/v1/escalations/"+id, &one)
-	if len(one.Timeline) != 2 || one.Timeline[0].Event != outcome.Started || one.Timeline[1].Event != outcome.Dispatched || one.Escalation.ID != id {
-		t.Fatalf("escalation %+v", one)
-	}
-	resp, err := http.Get(srv.URL + "/v1/escalations/nope")
-	if err != nil || resp.StatusCode != 404 {
-		t.Fatalf("unknown id: %v %v", err, resp.StatusCode)
-	}
-	resp.Body.Close()
-}
-
-func getJSON(t *testing.T, url string, v any) {
-	t.Helper()
-	resp, err := http.Get(url)
+	d, err := w.eng.Find(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %d", url, resp.StatusCode)
+	if len(d.Timeline) != 2 || d.Timeline[0].Event != outcome.Started || d.Timeline[1].Event != outcome.Dispatched ||
+		d.Escalation == nil || d.Escalation.ID != id || len(d.Calls) != 1 {
+		t.Fatalf("Find = %+v", d)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
-		t.Fatal(err)
+	for _, bad := range []string{"nope", "0123456789abcdef01234567-9"} {
+		if _, err := w.eng.Find(ctx, bad); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Find(%q) = %v, want ErrNotFound", bad, err)
+		}
 	}
 }
 

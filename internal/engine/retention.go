@@ -38,7 +38,7 @@ type Swept struct {
 // nothing the next one cannot find. Several workers may sweep at once.
 func (e *Engine) Sweep(ctx context.Context, cutoff time.Time) (Swept, error) {
 	var out Swept
-	s, err := e.js.Stream(ctx, "KV_"+natsx.BucketEscalations)
+	s, err := e.js.Stream(ctx, natsx.KVStream(natsx.BucketEscalations))
 	if err != nil {
 		return out, fmt.Errorf("sweep: %w", err)
 	}
@@ -118,7 +118,7 @@ func (e *Engine) Sweep(ctx context.Context, cutoff time.Time) (Swept, error) {
 // the bucket's stream s, leaving any later revision (and no delete marker:
 // nothing watches this bucket).
 func purgeUpTo(ctx context.Context, s jetstream.Stream, key string, rev uint64) error {
-	return s.Purge(ctx, jetstream.WithPurgeSubject("$KV."+natsx.BucketEscalations+"."+key), jetstream.WithPurgeSequence(rev+1))
+	return s.Purge(ctx, jetstream.WithPurgeSubject(natsx.KVSubject(natsx.BucketEscalations, key)), jetstream.WithPurgeSequence(rev+1))
 }
 
 // RunSweeper sweeps every interval, removing what ended more than retention

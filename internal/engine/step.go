@@ -2,47 +2,71 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
+	"github.com/cenkalti/backoff/v4"
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/outcome"
 	"github.com/escalator-oss/escalator/internal/policy"
-	"github.com/escalator-oss/escalator/internal/provider"
 )
 
-func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
-
-// errBusy means another live worker is placing this step's calls; the
-// wake-up is tried again later (and takes over if that worker dies).
+// errBusy means a live worker (another, or this one on another goroutine)
+// is placing this step's calls; the wake-up is tried again later, and takes
+// over if that worker dies.
 var errBusy = errors.New("step being placed by another worker")
 
-// runIntent places the calls of the recorded intent and records the result.
-// It returns errConflict, having called nobody, when the record changed
-// since it was read.
-// It marks the intent started (with a lease it renews while placing the
-// calls) before calling anyone; an intent found started whose lease ran out
-// means a worker died between calling and recording: it is placed again and
-// counted as in doubt.
-func (e *Engine) runIntent(ctx context.Context, esc *Escalation, rev uint64) error {
+// stoppedCheckTimeout bounds the look at the record that tells a provider
+// calling people one after another whether to go on.
+const stoppedCheckTimeout = 2 * time.Second
+
+// runIntent places the calls of the escalation's recorded step and records
+// the result.
+//
+// It first claims the intent: marks it started, with a lease it renews
+// while the calls are placed and until their result is recorded. An intent
+// found started whose lease ran out means a worker died between calling and
+// recording: the step is placed again and counted as in doubt. Once the
+// provider has answered, the result is recorded for as long as it takes
+// (NATS may be away): the calls are placed, and giving up would have them
+// placed again.
+func (e *Engine) runIntent(ctx context.Context, key, id string) error {
+	if _, busy := e.placing.LoadOrStore(key, struct{}{}); busy {
+		return errBusy
+	}
+	defer e.placing.Delete(key)
 	now := e.clk.Now().UTC()
-	in := esc.Intent
 	inDoubt := false
-	if in.Started {
-		if in.Owner != e.owner && now.Before(in.LeaseUntil) {
-			return errBusy
+	s, err := e.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
+		inDoubt = false
+		if cur == nil || cur.ID != id || cur.Intent == nil || cur.State.Finished() {
+			return nil, errGone
 		}
-		inDoubt = true
-		in.Redone++
+		in := cur.Intent
+		if in.Started {
+			if in.Owner != e.owner && now.Before(in.LeaseUntil) {
+				return nil, errBusy
+			}
+			// Whoever started it stopped before recording the result:
+			// another worker whose lease ran out, or this one, whose
+			// earlier attempt was cut short (it is not placing it now).
+			inDoubt = true
+			in.Redone++
+		}
+		in.Started, in.Owner, in.LeaseUntil = true, e.owner, now.Add(e.cfg.LeaseTTL)
+		return cur, nil
+	})
+	if errors.Is(err, errGone) {
+		return nil
 	}
-	in.Started, in.Owner, in.LeaseUntil = true, e.owner, now.Add(e.cfg.LeaseTTL)
-	if _, err := e.st.save(ctx, esc, rev); err != nil {
-		return err // errConflict: nobody was called; the caller looks again
+	if err != nil {
+		return err // errBusy, or nobody was called: the wake-up comes again
 	}
+	esc, in := s.esc, *s.esc.Intent
 	run := in.Run
 	log := e.log.With(zap.String("escalation", esc.ID), zap.Int("step", run.Step), zap.Int("loop", run.Loop))
 	if inDoubt {
@@ -51,67 +75,123 @@ func (e *Engine) runIntent(ctx context.Context, esc *Escalation, rev uint64) err
 	}
 	req := dispatch.Request{
 		EscalationID: esc.ID, AlertID: esc.AlertID, Step: run.Step, Summary: esc.Summary,
-		Strategy: provider.Strategy(run.Strategy), StopOnAnswer: run.StopOnAnswer, PassOn: run.PassOn,
-		People: run.People, Stopped: e.stopped(esc.Key, esc.ID),
+		Strategy: run.Strategy, StopOnAnswer: run.StopOnAnswer, PassOn: run.PassOn,
+		People: run.People, Stopped: e.stopped(key, esc.ID),
 	}
+	reports := e.startReports(esc)
 	report := func(r dispatch.Report) {
-		ev := map[dispatch.ReportKind]string{dispatch.ReportDispatched: outcome.Dispatched, dispatch.ReportDispatchFailed: outcome.DispatchFailed,
-			dispatch.ReportFallback: outcome.Fallback, dispatch.ReportRefused: outcome.Refused}[r.Kind]
-		if ev == "" {
-			return
-		}
-		o := outcome.Outcome{EscalationID: esc.ID, AlertID: esc.AlertID, Policy: esc.Policy.Name, Event: ev, Step: run.Step, Loop: run.Loop,
-			Provider: r.Provider, People: r.People, References: r.References, Attempt: r.Attempt, Error: r.Err, Next: r.Next,
-			Pending: r.Pending, InDoubt: inDoubt, Reason: r.Guard}
-		if len(r.References) > 0 {
-			o.Reference = r.References[0]
-		}
-		if ev == outcome.Dispatched && esc.AlertAt.Unix() > 0 && !inDoubt && run.Step == 0 && run.Loop == 0 {
-			e.m.firstDispatch.Observe(e.clk.Now().Sub(esc.AlertAt).Seconds())
-		}
-		id := outcomeID(esc.ID, ev, run.Step, run.Loop, r.Provider, strconv.Itoa(in.Redone), strconv.Itoa(r.Attempt))
-		if err := e.publish(ctx, o, id); err != nil {
-			log.Error("outcome lost for now; the step's record keeps it", zap.Error(err))
+		if p, ok := e.reportOutcome(esc, run, in.Redone, inDoubt, r); ok {
+			reports.add(p)
 		}
 	}
 	e.m.steps.Inc()
-	placed := make(chan struct{})
-	go e.keepLease(ctx, esc.Key, esc.ID, run, placed)
+	stopLease := e.keepLease(key, esc.ID, in.Redone)
 	out := e.cfg.Dispatcher.Dispatch(ctx, req, vias(run.Via), run.Wait, report)
-	close(placed)
-
-	// Set the wait's timer, then record the result (the intent is done). In
-	// this order a crash in between leaves the step in doubt (placed again,
-	// and timed again), never an escalation without a timer.
-	if err := e.schedule(ctx, esc); err != nil {
-		return err
-	}
-	for {
-		cur, crev, err := e.st.load(ctx, esc.Key)
-		if err != nil {
-			return err
-		}
-		if cur == nil || cur.ID != esc.ID || cur.Intent == nil || cur.Intent.Run.Step != run.Step || cur.Intent.Run.Loop != run.Loop {
-			return nil
-		}
-		cur.Intent = nil
-		cur.Calls = append(cur.Calls, Call{Step: run.Step, Loop: run.Loop, At: now, Results: out.Results, Unreached: out.Unreached})
-		if _, err := e.st.save(ctx, cur, crev); errors.Is(err, errConflict) {
-			continue
-		} else if err != nil {
-			return err
-		}
-		log.Info("step placed", zap.Int("reached", len(out.Reached())), zap.Int("unreached", len(out.Unreached)))
-		e.watchAnswers(cur, run, out.Results)
+	// The calls are placed: what is left of their outcomes may take a
+	// moment to publish now.
+	todo, published := reports.finish(publishTimeout)
+	rec, err := e.recordResult(ctx, key, esc.ID, in, Call{Step: run.Step, Loop: run.Loop, At: now, InDoubt: inDoubt,
+		Results: out.Results, Unreached: out.Unreached}, todo, published)
+	stopLease()
+	if errors.Is(err, errGone) {
 		return nil
 	}
+	if err != nil {
+		log.Error("step placed, result not recorded: it will be placed again, in doubt", zap.Error(err))
+		return err
+	}
+	log.Info("step placed", zap.Int("reached", len(out.Reached())), zap.Int("unreached", len(out.Unreached)))
+	e.watchAnswers(rec.esc, run, out.Results)
+	// A worker that stops here leaves the wait without its timer; the
+	// wake-up that ran this step is redelivered and sets it.
+	if err := e.schedule(ctx, rec.esc); err != nil {
+		return err
+	}
+	return e.flush(ctx, rec)
+}
+
+// recordResult saves a placed step's call: the intent is done (when it is
+// still this run's: after a takeover it is the new owner's), the call is
+// added to the record, and the step's outcomes not yet published go into
+// the outbox. It tries until it succeeds or ctx ends.
+func (e *Engine) recordResult(ctx context.Context, key, id string, in Intent, call Call, todo []Pending, published map[string]bool) (saved, error) {
+	var s saved
+	op := func() error {
+		var err error
+		s, err = e.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
+			if cur == nil || cur.ID != id {
+				return nil, errGone
+			}
+			if ci := cur.Intent; ci != nil && ci.Owner == in.Owner && ci.Redone == in.Redone &&
+				ci.Run.Step == in.Run.Step && ci.Run.Loop == in.Run.Loop {
+				cur.Intent = nil
+			}
+			cur.Calls = append(cur.Calls, call)
+			have := make(map[string]bool, len(cur.Outbox))
+			kept := cur.Outbox[:0:0]
+			for _, p := range cur.Outbox {
+				if !published[p.MsgID] {
+					kept = append(kept, p)
+					have[p.MsgID] = true
+				}
+			}
+			for _, p := range todo {
+				if !have[p.MsgID] && !published[p.MsgID] {
+					kept = append(kept, p)
+				}
+			}
+			cur.Outbox = kept
+			return cur, nil
+		})
+		if errors.Is(err, errGone) {
+			return backoff.Permanent(err)
+		}
+		return err
+	}
+	b := backoff.NewExponentialBackOff(backoff.WithInitialInterval(publishFirstRetry), backoff.WithMaxInterval(publishMaxRetry),
+		backoff.WithMaxElapsedTime(0)) // for as long as ctx lasts
+	notify := func(err error, d time.Duration) {
+		e.log.Warn("record a placed step: retrying", zap.String("key", key), zap.Error(err), zap.Duration("in", d))
+	}
+	if err := backoff.RetryNotify(op, backoff.WithContext(b, ctx), notify); err != nil {
+		return s, fmt.Errorf("record step result: %w", err)
+	}
+	return s, nil
+}
+
+// reportEvents are the outcome events of the dispatcher's reports.
+var reportEvents = map[dispatch.ReportKind]string{
+	dispatch.ReportDispatched: outcome.Dispatched, dispatch.ReportDispatchFailed: outcome.DispatchFailed,
+	dispatch.ReportFallback: outcome.Fallback, dispatch.ReportRefused: outcome.Refused,
+}
+
+// reportOutcome is the outcome of one dispatcher report of run (its redone-th
+// placing), or false when the report is not one to publish.
+func (e *Engine) reportOutcome(esc *Escalation, run policy.StepRun, redone int, inDoubt bool, r dispatch.Report) (Pending, bool) {
+	ev := reportEvents[r.Kind]
+	if ev == "" {
+		return Pending{}, false
+	}
+	now := e.clk.Now()
+	o := newOutcome(esc, ev, run.Step, run.Loop, now)
+	o.Provider, o.People, o.References, o.Attempt, o.Error = r.Provider, r.People, r.References, r.Attempt, r.Err
+	o.Next, o.Pending, o.InDoubt, o.Reason = r.Next, r.Pending, inDoubt, r.Guard
+	if len(r.References) > 0 {
+		o.Reference = r.References[0]
+	}
+	if ev == outcome.Dispatched && esc.AlertAt.Unix() > 0 && !inDoubt && run.Step == 0 && run.Loop == 0 {
+		e.m.firstDispatch.Observe(now.Sub(esc.AlertAt).Seconds())
+	}
+	return Pending{MsgID: outcomeID(esc.ID, ev, run.Step, run.Loop, r.Provider, strconv.Itoa(redone), strconv.Itoa(r.Attempt)),
+		Outcome: o}, true
 }
 
 // stopped tells a provider that calls people over time whether the
-// escalation was acknowledged or resolved meanwhile.
+// escalation was acknowledged or resolved meanwhile. When the record cannot
+// be read in time, it says no: calling on is safer than stopping.
 func (e *Engine) stopped(key, id string) func() bool {
 	return func() bool {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), stoppedCheckTimeout)
 		defer cancel()
 		cur, _, err := e.st.load(ctx, key)
 		if err != nil || cur == nil {
@@ -138,29 +218,4 @@ func vias(vs []policy.Via) []dispatch.Via {
 		out = append(out, d)
 	}
 	return out
-}
-
-// keepLease renews this worker's lease on the intent of run every third of
-// LeaseTTL until placed is closed, or the intent is no longer ours.
-func (e *Engine) keepLease(ctx context.Context, key, id string, run policy.StepRun, placed <-chan struct{}) {
-	for {
-		select {
-		case <-placed:
-			return
-		case <-ctx.Done():
-			return
-		case <-e.clk.After(e.cfg.LeaseTTL / 3):
-		}
-		for {
-			cur, rev, err := e.st.load(ctx, key)
-			if err != nil || cur == nil || cur.ID != id || cur.Intent == nil || cur.Intent.Owner != e.owner ||
-				cur.Intent.Run.Step != run.Step || cur.Intent.Run.Loop != run.Loop {
-				return
-			}
-			cur.Intent.LeaseUntil = e.clk.Now().UTC().Add(e.cfg.LeaseTTL)
-			if _, err := e.st.save(ctx, cur, rev); !errors.Is(err, errConflict) {
-				break
-			}
-		}
-	}
 }

@@ -12,9 +12,17 @@ import (
 	"github.com/escalator-oss/escalator/internal/natsx"
 )
 
+// The kinds of wake-up.
+const (
+	// wakePlace asks a worker (any) to place an escalation's recorded step now.
+	wakePlace = "run"
+	// wakeTimer says a step's wait has ended.
+	wakeTimer = "timer"
+)
+
 // wake is the body of a due message.
 type wake struct {
-	// Kind is "run" (place the recorded step now) or "timer" (a wait ended).
+	// Kind is wakePlace or wakeTimer.
 	Kind string `json:"kind"`
 	ID   string `json:"id"`
 	// At is the wake-up time the timer was set for.
@@ -27,10 +35,10 @@ func token(key string) string { return key[2:] }
 // runNow asks a worker (any) to place the recorded step of esc now. The
 // message id makes a repeated request stored once.
 func (e *Engine) runNow(ctx context.Context, esc *Escalation) error {
-	data, _ := json.Marshal(wake{Kind: "run", ID: esc.ID})
+	data, _ := json.Marshal(wake{Kind: wakePlace, ID: esc.ID})
 	run := esc.Intent.Run
 	msgID := fmt.Sprintf("%s/run/%d/%d/%d", esc.ID, run.Step, run.Loop, esc.Intent.Redone)
-	_, err := e.js.PublishMsg(ctx, &nats.Msg{Subject: natsx.SubjectDueRoot + "." + token(esc.Key), Data: data},
+	_, err := e.js.PublishMsg(ctx, &nats.Msg{Subject: natsx.DueSubject(token(esc.Key)), Data: data},
 		jetstream.WithMsgID(msgID))
 	if err != nil {
 		return fmt.Errorf("request step run: %w", err)
@@ -47,18 +55,19 @@ func (e *Engine) schedule(ctx context.Context, esc *Escalation) error {
 	if at.IsZero() || esc.State.Finished() {
 		return nil
 	}
-	data, _ := json.Marshal(wake{Kind: "timer", ID: esc.ID, At: at})
+	data, _ := json.Marshal(wake{Kind: wakeTimer, ID: esc.ID, At: at})
 	fire := at.Truncate(time.Second)
 	if fire.Before(at) {
 		fire = fire.Add(time.Second)
 	}
-	msg := &nats.Msg{Subject: natsx.SubjectTimerRoot + "." + token(esc.Key), Data: data, Header: nats.Header{}}
+	tok := token(esc.Key)
+	msg := &nats.Msg{Subject: natsx.TimerSubject(tok), Data: data, Header: nats.Header{}}
 	if !fire.After(e.clk.Now().Add(time.Second)) {
 		// Due already (or within the schedule's precision): wake now.
-		msg.Subject = natsx.SubjectDueRoot + "." + token(esc.Key)
+		msg.Subject = natsx.DueSubject(tok)
 	} else {
 		msg.Header.Set("Nats-Schedule", "@at "+fire.UTC().Format(time.RFC3339))
-		msg.Header.Set("Nats-Schedule-Target", natsx.SubjectDueRoot+"."+token(esc.Key))
+		msg.Header.Set("Nats-Schedule-Target", natsx.DueSubject(tok))
 	}
 	if _, err := e.js.PublishMsg(ctx, msg); err != nil {
 		return fmt.Errorf("schedule wake-up: %w", err)
@@ -72,5 +81,5 @@ func (e *Engine) cancel(ctx context.Context, key string) {
 	if e.timers == nil {
 		return
 	}
-	_ = e.timers.Purge(ctx, jetstream.WithPurgeSubject(natsx.SubjectTimerRoot+"."+token(key)))
+	_ = e.timers.Purge(ctx, jetstream.WithPurgeSubject(natsx.TimerSubject(token(key))))
 }

@@ -8,11 +8,9 @@ package intake
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -20,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/alert"
+	"github.com/escalator-oss/escalator/internal/httpauth"
 	"github.com/escalator-oss/escalator/internal/metrics"
 )
 
@@ -133,24 +132,8 @@ func (in *Intake) Register(mux *http.ServeMux) {
 
 // guard checks the token and bounds the body.
 func (in *Intake) guard(h http.HandlerFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if in.cfg.Token != "" && !in.authorized(r) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="escalator"`)
-			writeJSON(w, http.StatusUnauthorized, errorBody{Error: "missing or wrong token: send Authorization: Bearer <ESCALATOR_HTTP_TOKEN>"})
-			return
-		}
+	return httpauth.Token(in.cfg.Token).Require(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, in.cfg.MaxBody)
 		h(w, r)
-	})
-}
-
-func (in *Intake) authorized(r *http.Request) bool {
-	var got string
-	if user, pass, ok := r.BasicAuth(); ok {
-		_ = user
-		got = pass
-	} else if v := r.Header.Get("Authorization"); len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
-		got = strings.TrimSpace(v[7:])
-	}
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(in.cfg.Token)) == 1
+	}))
 }

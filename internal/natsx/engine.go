@@ -2,6 +2,8 @@ package natsx
 
 import (
 	"context"
+	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -11,21 +13,62 @@ import (
 const (
 	// StreamTimers holds durable wake-ups: a schedule per escalation on
 	// escalator.timer.<key> that the server fires onto escalator.due.<key>,
-	// and immediate "run this step" messages on escalator.due.<key>.
-	StreamTimers      = "ESCALATION_TIMERS"
-	SubjectTimerRoot  = "escalator.timer"
-	SubjectDueRoot    = "escalator.due"
-	SubjectDue        = "escalator.due.>"
-	ConsumerDue       = "escalator-due"
-	StreamOutcomes    = "ESCALATIONS"
-	SubjectOutcomes   = "escalations.>"
-	SubjectOutcomeFmt = "escalations.%s.%s"
+	// and immediate "place this step now" messages on escalator.due.<key>.
+	StreamTimers     = "ESCALATION_TIMERS"
+	SubjectTimerRoot = "escalator.timer"
+	SubjectDueRoot   = "escalator.due"
+	SubjectDue       = "escalator.due.>"
+	ConsumerDue      = "escalator-due"
+	StreamOutcomes   = "ESCALATIONS"
+	SubjectOutcomes  = "escalations.>"
 	// BucketEscalations holds one entry per escalation (and the index from
 	// alert id to escalation).
 	BucketEscalations = "escalations"
 	// BucketLocks holds provider locks (e.g. IoTCall rule keys).
 	BucketLocks = "escalator_locks"
 )
+
+// OutcomeSubject is the subject of an escalation's outcome event:
+// escalations.<escalation-id as a subject token>.<event>.
+func OutcomeSubject(escalationID, event string) string {
+	return "escalations." + SubjectToken(escalationID) + "." + event
+}
+
+// OutcomesOf is the filter of every outcome event of one escalation.
+func OutcomesOf(escalationID string) string {
+	return "escalations." + SubjectToken(escalationID) + ".>"
+}
+
+// TimerSubject is where an escalation's one schedule lives (token: the
+// escalation key's subject token).
+func TimerSubject(token string) string { return SubjectTimerRoot + "." + token }
+
+// DueSubject is where an escalation's wake-ups arrive.
+func DueSubject(token string) string { return SubjectDueRoot + "." + token }
+
+// KVStream is the stream behind a KV bucket.
+func KVStream(bucket string) string { return "KV_" + bucket }
+
+// KVSubject is the stream subject of a key (or a filter, with wildcards) in
+// a KV bucket.
+func KVSubject(bucket, key string) string { return "$KV." + bucket + "." + key }
+
+// SubjectToken makes an id usable as one subject token: ids made only of
+// letters, digits, '-' and '_' are kept; others are encoded as "x-" and the
+// hex of their bytes. Events always carry the raw id.
+func SubjectToken(id string) string {
+	ok := id != ""
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			ok = false
+			break
+		}
+	}
+	if ok && !strings.HasPrefix(id, "x-") {
+		return id
+	}
+	return "x-" + hex.EncodeToString([]byte(id))
+}
 
 // EnsureEngine creates or updates the engine's streams, consumer and bucket.
 func EnsureEngine(ctx context.Context, js jetstream.JetStream, t Topology) error {

@@ -100,10 +100,17 @@ type Decision struct {
 // happened and the time, it returns the new state and what to do. It is
 // idempotent: a Timer before st.NextAt or for another wake-up (a stale or
 // duplicate delivery), a second Start, and any input once the escalation is
-// finished change nothing and place no calls. Rosters are resolved at now.
+// finished change nothing and place no calls, except that an acknowledged
+// escalation is resolved when its alert resolves. Rosters are resolved at now.
 func Plan(p *Policy, st State, in Input, now time.Time) Decision {
 	noop := Decision{State: st, NextAt: st.NextAt}
 	if st.Finished() {
+		if in.Kind == Resolve && st.Status == Acknowledged {
+			// Acknowledged, and now over: say so. When and by whom it
+			// was acknowledged stays.
+			st.Status = Resolved
+			return Decision{State: st, Events: []string{outcome.Resolved}}
+		}
 		return noop
 	}
 	switch in.Kind {

@@ -80,7 +80,8 @@ func TestPlan(t *testing.T) {
 			{in: start, status: Active, run: []string{"bob"}, events: []string{outcome.Started}, next: 5 * time.Minute},
 			{in: Input{Kind: Ack, By: "bob"}, after: 2 * time.Minute, status: Acknowledged, events: []string{outcome.Acknowledged}, next: -1},
 			{in: timer(5 * time.Minute), after: 5 * time.Minute, status: Acknowledged, next: -1},
-			{in: Input{Kind: Resolve}, after: 6 * time.Minute, status: Acknowledged, next: -1},
+			{in: Input{Kind: Resolve}, after: 6 * time.Minute, status: Resolved, events: []string{outcome.Resolved}, next: -1},
+			{in: Input{Kind: Resolve}, after: 7 * time.Minute, status: Resolved, next: -1},
 		}},
 		{"resolve mid-rotation", team, t0, []step{
 			{in: start, status: Active, run: []string{"bob"}, events: []string{outcome.Started}, next: 5 * time.Minute},

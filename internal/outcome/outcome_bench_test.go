@@ -1,11 +1,10 @@
-package engine
+package outcome
 
 import (
 	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/escalator-oss/escalator/internal/outcome"
 	"github.com/escalator-oss/escalator/internal/provider"
 )
 
@@ -16,14 +15,14 @@ func BenchmarkOutcomeEncode(b *testing.B) {
 	at := time.Date(2026, 11, 23, 13, 26, 33, 790542177, time.UTC)
 	cases := []struct {
 		name string
-		o    outcome.Outcome
+		o    Outcome
 	}{
-		{"dispatched", outcome.Outcome{EscalationID: "1a9b12aab46782f23b983bbd-1", AlertID: "db-primary-down", Policy: "database",
-			Event: outcome.Dispatched, At: at, Provider: "iotcall",
+		{"dispatched", Outcome{EscalationID: "1a9b12aab46782f23b983bbd-1", AlertID: "db-primary-down", Policy: "database",
+			Event: Dispatched, At: at, Provider: "iotcall",
 			People:    []provider.Person{{Name: "kenji", Phone: "+819011112222"}, {Name: "aiko", Phone: "+818012345678"}},
 			Reference: "db-oncall", References: []string{"db-oncall"}, Attempt: 1, Summary: "primary database is down"}},
-		{"acknowledged", outcome.Outcome{EscalationID: "1a9b12aab46782f23b983bbd-1", AlertID: "db-primary-down", Policy: "database",
-			Event: outcome.Acknowledged, Step: 1, At: at, By: "aiko"}},
+		{"acknowledged", Outcome{EscalationID: "1a9b12aab46782f23b983bbd-1", AlertID: "db-primary-down", Policy: "database",
+			Event: Acknowledged, Step: 1, At: at, By: "aiko"}},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {
@@ -39,14 +38,5 @@ func BenchmarkOutcomeEncode(b *testing.B) {
 				}
 			}
 		})
-	}
-}
-
-// BenchmarkSubjectToken measures the subject token of an escalation id
-// (every outcome publish computes one).
-func BenchmarkSubjectToken(b *testing.B) {
-	b.ReportAllocs()
-	for b.Loop() {
-		SubjectToken("1a9b12aab46782f23b983bbd-1")
 	}
 }

@@ -2,11 +2,9 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -15,34 +13,31 @@ import (
 	"github.com/escalator-oss/escalator/internal/policy"
 )
 
-// TestRedeliveredAckPublishesItsOutcome: a worker that saved an
+// TestOutboxSurvivesAWorkerThatDied: a worker that saved an
 // acknowledgement and died before publishing it leaves the state
-// acknowledged and no outcome; the redelivered ack publishes it.
-func TestRedeliveredAckPublishesItsOutcome(t *testing.T) {
+// acknowledged and its outcome in the record's outbox; whoever handles the
+// escalation next (here the redelivered ack) publishes it, once, and clears
+// the outbox.
+func TestOutboxSurvivesAWorkerThatDied(t *testing.T) {
 	r := newRig(t)
 	w := r.startWorker(t, nil)
 	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
 	r.expect("started 0", "dispatched 0")
 
-	// What the dead worker saved: acknowledged, without its outcome.
+	// What the dead worker saved: acknowledged, its outcome in the outbox.
 	ctx := context.Background()
 	entry, err := w.eng.st.kv.Get(ctx, alertKey("pg-down"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		esc, rev, err := w.eng.st.load(ctx, string(entry.Value()))
-		if err != nil || esc == nil {
-			t.Fatalf("load: %v, %v", esc, err)
-		}
-		esc.State.Status, esc.State.By, esc.Intent = policy.Acknowledged, "aiko", nil
-		if _, err := w.eng.st.save(ctx, esc, rev); err == nil {
-			break
-		} else if err != errConflict {
-			t.Fatal(err)
-		}
+	key := string(entry.Value())
+	now := time.Now()
+	if _, err := w.eng.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
+		return end(cur, policy.Ack, "aiko", now), nil
+	}); err != nil {
+		t.Fatal(err)
 	}
-	ack := consumer.Delivery{Event: alert.Event{ID: "pg-down", Status: alert.Acknowledged, By: "aiko"}, StreamSeq: 1000}
+	ack := consumer.Delivery{Event: alert.Event{ID: "pg-down", Status: alert.Acknowledged, By: "aiko"}, StreamSeq: 1000, NumDelivered: 2}
 
 	acks := func() uint64 {
 		st, err := r.js.Stream(ctx, "ESCALATIONS")
@@ -59,25 +54,23 @@ func TestRedeliveredAckPublishesItsOutcome(t *testing.T) {
 		}
 		return n
 	}
-	ack.NumDelivered = 1 // a first delivery finding it acknowledged: a second ack, nothing to say
-	if err := w.eng.HandleAlert(ctx, ack); err != nil {
-		t.Fatal(err)
-	}
 	if n := acks(); n != 0 {
-		t.Fatalf("a second ack published %d acknowledged outcomes", n)
+		t.Fatalf("%d acknowledged outcomes before anyone published the outbox", n)
 	}
-	ack.NumDelivered = 2 // delivered again: maybe the one whose outcome is missing
-	if err := w.eng.HandleAlert(ctx, ack); err != nil {
-		t.Fatal(err)
+	for i := range 2 {
+		if err := w.eng.HandleAlert(ctx, ack); err != nil {
+			t.Fatal(err)
+		}
+		if n := acks(); n != 1 {
+			t.Fatalf("delivery %d: %d acknowledged outcomes, want 1", i+2, n)
+		}
 	}
-	if n := acks(); n != 1 {
-		t.Fatalf("the redelivered ack left %d acknowledged outcomes, want 1", n)
+	esc, _, err := w.eng.st.load(ctx, key)
+	if err != nil || len(esc.Outbox) != 0 {
+		t.Fatalf("outbox after publishing: %+v, %v", esc.Outbox, err)
 	}
-	if err := w.eng.HandleAlert(ctx, ack); err != nil {
-		t.Fatal(err)
-	}
-	if n := acks(); n != 1 {
-		t.Fatalf("a third delivery left %d acknowledged outcomes, want 1 (same message id)", n)
+	if got := r.expect("acknowledged 0")[0]; got.By != "aiko" {
+		t.Fatalf("acknowledged %+v", got)
 	}
 }
 
@@ -143,19 +136,14 @@ func TestScanWhileRecordsChange(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	mux := http.NewServeMux()
-	w.eng.Register(mux)
 	defer func(n int) { scanBatch = n }(scanBatch)
 	for i := range 10 {
 		scanBatch = []int{500, 40}[i%2]
 		if n, err := w.eng.CountActive(ctx); err != nil || n != keys {
 			t.Fatalf("scan %d: CountActive = %d, %v; want %d", i, n, err, keys)
 		}
-		rw := httptest.NewRecorder()
-		mux.ServeHTTP(rw, httptest.NewRequest("GET", "/v1/escalations", nil))
-		var list struct{ Escalations []Summary }
-		if err := json.Unmarshal(rw.Body.Bytes(), &list); err != nil || len(list.Escalations) != keys {
-			t.Fatalf("scan %d: GET /v1/escalations listed %d (%v), want %d", i, len(list.Escalations), err, keys)
+		if list, err := w.eng.Active(ctx); err != nil || len(list) != keys {
+			t.Fatalf("scan %d: Active listed %d (%v), want %d", i, len(list), err, keys)
 		}
 	}
 }

@@ -37,12 +37,12 @@ type WakeupFunc func(ctx context.Context, w Wakeup) error
 // HandleWakeup calls f.
 func (f WakeupFunc) HandleWakeup(ctx context.Context, w Wakeup) error { return f(ctx, w) }
 
-// TimersConfig configures a Timers consumer.
-type TimersConfig struct {
+// WakeupsConfig configures a Wakeups consumer.
+type WakeupsConfig struct {
 	JS      jetstream.JetStream
 	Handler WakeupHandler
 	// Workers handle wake-ups at once; one escalation's always go to the
-	// same worker (default 8).
+	// same worker (default DefaultWorkers).
 	Workers  int
 	Topology natsx.Topology
 	Grace    time.Duration
@@ -51,24 +51,25 @@ type TimersConfig struct {
 	Logger          *zap.Logger
 }
 
-// Timers pulls due wake-ups from the ESCALATION_TIMERS stream.
-type Timers struct {
-	cfg      TimersConfig
+// Wakeups pulls due wake-ups from the ESCALATION_TIMERS stream: timers
+// that fired, and steps to place now.
+type Wakeups struct {
+	cfg      WakeupsConfig
 	log      *zap.Logger
 	stopping atomic.Bool
 	ackWait  time.Duration
 }
 
-// NewTimers checks cfg and returns a Timers consumer.
-func NewTimers(cfg TimersConfig) (*Timers, error) {
+// NewWakeups checks cfg and returns a Wakeups consumer.
+func NewWakeups(cfg WakeupsConfig) (*Wakeups, error) {
 	if cfg.JS == nil || cfg.Handler == nil {
-		return nil, errors.New("new timers: JetStream and Handler are required")
+		return nil, errors.New("new wakeups: JetStream and Handler are required")
 	}
 	if cfg.Workers <= 0 {
-		cfg.Workers = 8
+		cfg.Workers = DefaultWorkers
 	}
 	if cfg.Grace <= 0 {
-		cfg.Grace = 10 * time.Second
+		cfg.Grace = DefaultGrace
 	}
 	if cfg.RedeliveryDelay == nil {
 		cfg.RedeliveryDelay = redeliveryDelay
@@ -76,24 +77,24 @@ func NewTimers(cfg TimersConfig) (*Timers, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
-	return &Timers{cfg: cfg, log: cfg.Logger.With(zap.String("component", "timers")),
+	return &Wakeups{cfg: cfg, log: cfg.Logger.With(zap.String("component", "wakeups")),
 		ackWait: natsx.DueConsumerConfig(cfg.Topology).AckWait}, nil
 }
 
 // Run consumes wake-ups until ctx is done, with the same stop behaviour as
 // Consumer.Run.
-func (t *Timers) Run(ctx context.Context) error {
-	cons, err := t.cfg.JS.Consumer(ctx, natsx.StreamTimers, natsx.ConsumerDue)
+func (w *Wakeups) Run(ctx context.Context) error {
+	cons, err := w.cfg.JS.Consumer(ctx, natsx.StreamTimers, natsx.ConsumerDue)
 	if err != nil {
-		return fmt.Errorf("run timers: %w", err)
+		return fmt.Errorf("run wakeups: %w", err)
 	}
-	p := &pool{workers: t.cfg.Workers, grace: t.cfg.Grace, log: t.log, stopping: &t.stopping}
+	p := &pool{workers: w.cfg.Workers, grace: w.cfg.Grace, log: w.log, stopping: &w.stopping}
 	return p.run(ctx, cons, func(msg jetstream.Msg) (string, job) {
 		return msg.Subject(), job{msg: msg}
-	}, t.process)
+	}, w.process)
 }
 
-func (t *Timers) process(ctx context.Context, j job) {
+func (w *Wakeups) process(ctx context.Context, j job) {
 	msg := j.msg
 	meta, err := msg.Metadata()
 	if err != nil {
@@ -101,16 +102,16 @@ func (t *Timers) process(ctx context.Context, j job) {
 		return
 	}
 	subj := msg.Subject()
-	w := Wakeup{Subject: subj, Key: subj[strings.LastIndexByte(subj, '.')+1:], Data: msg.Data(), NumDelivered: meta.NumDelivered}
-	err = inProgress(msg, t.ackWait, func() error { return t.cfg.Handler.HandleWakeup(ctx, w) })
+	wu := Wakeup{Subject: subj, Key: subj[strings.LastIndexByte(subj, '.')+1:], Data: msg.Data(), NumDelivered: meta.NumDelivered}
+	err = inProgress(msg, w.ackWait, func() error { return w.cfg.Handler.HandleWakeup(ctx, wu) })
 	if err != nil {
-		delay := t.cfg.RedeliveryDelay(meta.NumDelivered)
-		t.log.Warn("wake-up failed: redelivering", zap.String("key", w.Key), zap.Error(err),
+		delay := w.cfg.RedeliveryDelay(meta.NumDelivered)
+		w.log.Warn("wake-up failed: redelivering", zap.String("key", wu.Key), zap.Error(err),
 			zap.Duration("after", delay), zap.Uint64("delivery", meta.NumDelivered))
 		_ = msg.NakWithDelay(delay)
 		return
 	}
 	if err := msg.Ack(); err != nil {
-		t.log.Warn("ack wake-up", zap.Error(err))
+		w.log.Warn("ack wake-up", zap.Error(err))
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"sort"
 	"strings"
 	"time"
@@ -16,14 +15,17 @@ import (
 	"github.com/escalator-oss/escalator/internal/policy"
 )
 
-// Register adds the escalation read API to mux:
-// GET /v1/escalations and GET /v1/escalations/{id}.
-func (e *Engine) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /v1/escalations", e.listEscalations)
-	mux.HandleFunc("GET /v1/escalations/{id}", e.getEscalation)
-}
+// ErrNotFound is Find's error for an escalation id that has neither a record
+// nor a timeline.
+var ErrNotFound = errors.New("no such escalation")
 
-// Summary is one escalation in the list of active ones.
+// timelineBatch is how many outcomes a timeline read asks for at once.
+const timelineBatch = 500
+
+// timelineWait bounds the wait for one batch of a timeline.
+const timelineWait = 2 * time.Second
+
+// Summary is one escalation as the API lists it.
 type Summary struct {
 	ID       string        `json:"id"`
 	Policy   string        `json:"policy"`
@@ -46,10 +48,18 @@ func summarize(esc *Escalation) Summary {
 		Step: esc.State.Step, Loop: esc.State.Loop, NextAt: esc.State.NextAt, Started: esc.CreatedAt, InFlight: esc.Intent != nil}
 }
 
-// listEscalations answers the active escalations, oldest first.
-func (e *Engine) listEscalations(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
+// Detail is one escalation as the API shows it: its current record, when it
+// is still the latest of its group, and its timeline.
+type Detail struct {
+	ID         string            `json:"id"`
+	Escalation *Summary          `json:"escalation,omitempty"`
+	Calls      []Call            `json:"calls,omitempty"`
+	Timeline   []outcome.Outcome `json:"timeline"`
+}
+
+// Active returns the active escalations, oldest first, reading every record
+// of the bucket once.
+func (e *Engine) Active(ctx context.Context) ([]Summary, error) {
 	latest := map[string]Summary{}
 	err := e.scanLatest(ctx, "e.", func(r entry) {
 		var esc Escalation
@@ -60,48 +70,44 @@ func (e *Engine) listEscalations(w http.ResponseWriter, r *http.Request) {
 		latest[r.Key] = summarize(&esc)
 	})
 	if err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "list escalations: " + err.Error()})
-		return
+		return nil, err
 	}
 	out := make([]Summary, 0, len(latest))
 	for _, s := range latest {
 		out = append(out, s)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
-	writeJSON(w, http.StatusOK, map[string]any{"escalations": out})
+	return out, nil
 }
 
-// getEscalation answers one escalation: its current record, when it is the
-// latest of its group, and its timeline from the outcome stream.
-func (e *Engine) getEscalation(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+// Find returns escalation id, or ErrNotFound.
+func (e *Engine) Find(ctx context.Context, id string) (*Detail, error) {
 	tok, _, ok := strings.Cut(id, "-")
-	if !ok || len(tok) != 24 {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no escalation " + id})
-		return
+	if !ok || len(tok) != tokenLen {
+		return nil, ErrNotFound
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
 	timeline, err := e.timeline(ctx, id)
 	if err != nil {
-		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "read timeline: " + err.Error()})
-		return
+		return nil, err
 	}
-	resp := map[string]any{"id": id, "timeline": timeline}
-	if esc, _, err := e.st.load(ctx, escKey(tok)); err == nil && esc != nil && esc.ID == id {
-		resp["escalation"] = summarize(esc)
-		resp["calls"] = esc.Calls
+	d := &Detail{ID: id, Timeline: timeline}
+	esc, _, err := e.st.load(ctx, escKey(tok))
+	if err != nil {
+		return nil, err
+	}
+	if esc != nil && esc.ID == id {
+		s := summarize(esc)
+		d.Escalation, d.Calls = &s, esc.Calls
 	} else if len(timeline) == 0 {
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no escalation " + id})
-		return
+		return nil, ErrNotFound
 	}
-	writeJSON(w, http.StatusOK, resp)
+	return d, nil
 }
 
 // timeline reads an escalation's outcomes, in order.
 func (e *Engine) timeline(ctx context.Context, id string) ([]outcome.Outcome, error) {
 	c, err := e.js.OrderedConsumer(ctx, natsx.StreamOutcomes, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{"escalations." + SubjectToken(id) + ".>"}})
+		FilterSubjects: []string{natsx.OutcomesOf(id)}})
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +118,7 @@ func (e *Engine) timeline(ctx context.Context, id string) ([]outcome.Outcome, er
 	out := []outcome.Outcome{}
 	pending := int(info.NumPending)
 	for pending > 0 {
-		batch, err := c.Fetch(min(pending, 500), jetstream.FetchMaxWait(2*time.Second))
+		batch, err := c.Fetch(min(pending, timelineBatch), jetstream.FetchMaxWait(timelineWait))
 		if err != nil {
 			return nil, err
 		}
@@ -133,10 +139,4 @@ func (e *Engine) timeline(ctx context.Context, id string) ([]outcome.Outcome, er
 		pending -= got
 	}
 	return out, nil
-}
-
-func writeJSON(w http.ResponseWriter, code int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/outcome"
 	"github.com/escalator-oss/escalator/internal/policy"
 )
 
@@ -20,28 +21,32 @@ import (
 // started with (a snapshot: editing a file changes new escalations, not
 // running ones), where it stands, the alerts it covers and the calls made.
 type Escalation struct {
-	ID        string            `json:"id"`
-	Key       string            `json:"key"`
-	Policy    *policy.Policy    `json:"policy"`
-	GroupKey  string            `json:"group_key"`
-	AlertID   string            `json:"alert_id"`
-	Alerts    []string          `json:"alerts"`
-	Grouped   int               `json:"grouped"`
-	Summary   string            `json:"summary,omitempty"`
-	Severity  string            `json:"severity,omitempty"`
-	Labels    map[string]string `json:"labels,omitempty"`
-	State     policy.State      `json:"state"`
-	Intent    *Intent           `json:"intent,omitempty"`
-	Calls     []Call            `json:"calls,omitempty"`
-	CreatedAt time.Time         `json:"created_at"`
+	ID       string            `json:"id"`
+	Key      string            `json:"key"`
+	Policy   *policy.Policy    `json:"policy"`
+	GroupKey string            `json:"group_key"`
+	AlertID  string            `json:"alert_id"`
+	Alerts   []string          `json:"alerts"`
+	Grouped  int               `json:"grouped"`
+	Summary  string            `json:"summary,omitempty"`
+	Severity string            `json:"severity,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	State    policy.State      `json:"state"`
+	Intent   *Intent           `json:"intent,omitempty"`
+	Calls    []Call            `json:"calls,omitempty"`
+	// Outbox holds, in order, the outcomes of saved transitions not yet
+	// known to be published (see outbox.go).
+	Outbox    []Pending `json:"outbox,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
 	// AlertAt is when the first alert was stored, for the alert-to-dispatch latency.
 	AlertAt time.Time `json:"alert_at"`
 }
 
 // Intent is a step whose calls are about to be, or being, placed. It is
 // recorded before calling a provider and cleared when the result is
-// recorded; an intent found Started after a crash is "in doubt" and is run
-// again (a duplicate call is better than a missed page).
+// recorded. An intent found Started whose lease has run out means the worker
+// placing it stopped between calling and recording: the step is "in doubt"
+// and is placed again (a duplicate call is better than a missed page).
 type Intent struct {
 	Run        policy.StepRun `json:"run"`
 	Started    bool           `json:"started"`
@@ -52,12 +57,18 @@ type Intent struct {
 
 // Call is one step's dispatch, as recorded.
 type Call struct {
-	Step      int                      `json:"step"`
-	Loop      int                      `json:"loop"`
-	At        time.Time                `json:"at"`
+	Step int       `json:"step"`
+	Loop int       `json:"loop"`
+	At   time.Time `json:"at"`
+	// InDoubt marks a step placed again after a worker stopped between
+	// calling and recording.
+	InDoubt   bool                     `json:"in_doubt,omitempty"`
 	Results   []dispatch.Result        `json:"results,omitempty"`
 	Unreached []dispatch.PersonFailure `json:"unreached,omitempty"`
 }
+
+// tokenLen is the length of an escalation key's token (hash's output).
+const tokenLen = 24
 
 func hash(parts ...string) string {
 	h := sha256.New()
@@ -65,7 +76,7 @@ func hash(parts ...string) string {
 		h.Write([]byte(p))
 		h.Write([]byte{0})
 	}
-	return hex.EncodeToString(h.Sum(nil)[:12])
+	return hex.EncodeToString(h.Sum(nil)[:tokenLen/2])
 }
 
 // groupKey is the key alerts of one group share: the policy's group_by label
@@ -125,6 +136,25 @@ func (s store) save(ctx context.Context, esc *Escalation, rev uint64) (uint64, e
 		return 0, fmt.Errorf("save escalation: %w", err)
 	}
 	return nrev, nil
+}
+
+// apply records a plan decision in esc: its state, the step to place (an
+// intent), and its outcomes, in esc's outbox, at now.
+func (esc *Escalation) apply(dec policy.Decision, now time.Time) {
+	esc.State = dec.State
+	if dec.Run != nil {
+		esc.Intent = &Intent{Run: *dec.Run}
+	}
+	for _, s := range dec.Skipped {
+		o := newOutcome(esc, outcome.Skipped, s.Step, s.Loop, now)
+		o.Reason = s.Reason
+		esc.emit(o, outcomeID(esc.ID, outcome.Skipped, s.Step, s.Loop))
+	}
+	for _, name := range dec.Events {
+		o := newOutcome(esc, name, dec.State.Step, dec.State.Loop, now)
+		o.By, o.Alerts, o.Summary = dec.State.By, len(esc.Alerts), esc.Summary
+		esc.emit(o, outcomeID(esc.ID, name, o.Step, o.Loop))
+	}
 }
 
 func contains(list []string, s string) bool {

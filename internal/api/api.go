@@ -1,0 +1,102 @@
+// Package api serves escalator's read and write HTTP API for people and
+// their tools (the operator CLI, the web console): the escalations and their
+// timelines. The intake (internal/intake) stays the door for monitoring
+// systems. Every path requires the --http-token when one is set.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/escalator-oss/escalator/internal/engine"
+	"github.com/escalator-oss/escalator/internal/httpauth"
+)
+
+// requestTimeout bounds the JetStream reads of one request.
+const requestTimeout = 10 * time.Second
+
+// Escalations is what the API reads escalations from (an *engine.Engine).
+type Escalations interface {
+	// Active returns the active escalations, oldest first.
+	Active(ctx context.Context) ([]engine.Summary, error)
+	// Find returns one escalation, or engine.ErrNotFound.
+	Find(ctx context.Context, id string) (*engine.Detail, error)
+}
+
+// Config configures an API.
+type Config struct {
+	Escalations Escalations
+	// Token, when set, is required on every path (httpauth.Token).
+	Token  string
+	Logger *zap.Logger
+}
+
+// API is the HTTP API. Create it with New and add it to a mux with Register.
+type API struct {
+	cfg Config
+	log *zap.Logger
+}
+
+// New returns the API for cfg.
+func New(cfg Config) (*API, error) {
+	if cfg.Escalations == nil {
+		return nil, errors.New("new api: Escalations is required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	return &API{cfg: cfg, log: cfg.Logger.With(zap.String("component", "api"))}, nil
+}
+
+// Register adds the API's paths to mux:
+// GET /v1/escalations and GET /v1/escalations/{id}.
+func (a *API) Register(mux *http.ServeMux) {
+	auth := httpauth.Token(a.cfg.Token)
+	mux.Handle("GET /v1/escalations", auth.Require(http.HandlerFunc(a.listEscalations)))
+	mux.Handle("GET /v1/escalations/{id}", auth.Require(http.HandlerFunc(a.getEscalation)))
+}
+
+// listEscalations answers the active escalations, oldest first.
+func (a *API) listEscalations(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	list, err := a.cfg.Escalations.Active(ctx)
+	if err != nil {
+		a.unavailable(w, "list escalations", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"escalations": list})
+}
+
+// getEscalation answers one escalation: its current record, when it is the
+// latest of its group, and its timeline from the outcome stream.
+func (a *API) getEscalation(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	d, err := a.cfg.Escalations.Find(ctx, id)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no escalation " + id})
+	case err != nil:
+		a.unavailable(w, "read escalation", err)
+	default:
+		writeJSON(w, http.StatusOK, d)
+	}
+}
+
+func (a *API) unavailable(w http.ResponseWriter, what string, err error) {
+	a.log.Warn(what, zap.Error(err))
+	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": what + ": " + err.Error()})
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/escalator-oss/escalator/internal/alert"
+	"github.com/escalator-oss/escalator/internal/consumer"
+	"github.com/escalator-oss/escalator/internal/outcome"
+	"github.com/escalator-oss/escalator/internal/policy"
+)
+
+// fire starts an escalation for a firing alert, or joins the active one of
+// its group.
+func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
+	ev := d.Event
+	set := e.cfg.Policies()
+	var p *policy.Policy
+	if set != nil {
+		p, _ = set.Match(ev)
+	}
+	if p == nil {
+		e.m.unmatched.Inc()
+		e.log.Warn("alert matches no policy", zap.String("alert", ev.ID))
+		o := outcome.Outcome{EscalationID: "unmatched", AlertID: ev.ID, Event: outcome.Unmatched, Summary: ev.Summary,
+			Reason: "no policy matches this alert", At: e.clk.Now().UTC()}
+		return e.publishNow(ctx, o, fmt.Sprintf("unmatched/%d", d.StreamSeq))
+	}
+	tok := hash(p.Name, groupKey(p, ev.ID, ev.Labels))
+	key := escKey(tok)
+	// The index from alert id to escalation, for acks and resolves that
+	// carry only the id.
+	if _, err := e.st.kv.Put(ctx, alertKey(ev.ID), []byte(key)); err != nil {
+		return fmt.Errorf("index alert: %w", err)
+	}
+	id := fmt.Sprintf("%s-%d", tok, d.StreamSeq)
+	now := e.clk.Now().UTC()
+	how := howNothing
+	s, err := e.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
+		var next *Escalation
+		next, how = join(cur, p, ev, id, key, now, d.Stored)
+		return next, nil
+	})
+	if err != nil {
+		return err
+	}
+	esc := s.esc
+	started, joined := how == howStarted, how == howJoined
+	switch {
+	case started:
+		e.m.started.Inc()
+		e.log.Info("escalation started", zap.String("escalation", esc.ID), zap.String("policy", p.Name), zap.String("alert", ev.ID))
+	case joined:
+		e.m.grouped.Inc()
+	}
+	switch {
+	case esc.State.Finished():
+	case esc.Intent != nil && !esc.Intent.Started:
+		// Hand on a recorded step nobody has started (this event may be
+		// the redelivery of one whose worker stopped before handing it
+		// on). The step's publisher publishes the outbox ("started")
+		// before its own outcomes: handing it on does not wait for that.
+		return e.runNow(ctx, esc)
+	case esc.Intent != nil:
+		// A step is being placed: its result is saved with the outbox
+		// and published after it.
+		return nil
+	case !joined:
+		// Make sure an active escalation's timer is set: a worker may
+		// have died between saving it and setting it (setting it again
+		// replaces it).
+		if err := e.schedule(ctx, esc); err != nil {
+			return err
+		}
+	}
+	return e.flush(ctx, s)
+}
+
+// How join changed the record.
+const (
+	howNothing = iota
+	howStarted
+	howJoined
+)
+
+// join is fire's decision: a new escalation (id) for the alert, or the
+// alert joining the active or acknowledged one of its group (the
+// acknowledgement holds for the group's later alerts), or nothing when the
+// alert is already part of it or this very event started it.
+func join(cur *Escalation, p *policy.Policy, ev alert.Event, id, key string, now, stored time.Time) (*Escalation, int) {
+	if cur != nil && (cur.State.Status == policy.Active || cur.State.Status == policy.Acknowledged) {
+		if contains(cur.Alerts, ev.ID) {
+			return nil, howNothing // a redelivery, or a sender repeating a firing alert
+		}
+		cur.Alerts = append(cur.Alerts, ev.ID)
+		cur.Grouped++
+		o := newOutcome(cur, outcome.Grouped, cur.State.Step, cur.State.Loop, now)
+		o.Alerts, o.Summary = len(cur.Alerts), ev.Summary
+		cur.emit(o, outcomeID(cur.ID, outcome.Grouped, 0, 0, ev.ID))
+		return cur, howJoined
+	}
+	if cur != nil && cur.ID == id {
+		return nil, howNothing // this very alert started it, and it has finished
+	}
+	snapshot := *p
+	esc := &Escalation{
+		ID: id, Key: key, Policy: &snapshot, GroupKey: groupKey(p, ev.ID, ev.Labels),
+		AlertID: ev.ID, Alerts: []string{ev.ID}, Summary: ev.Summary, Severity: ev.Severity, Labels: ev.Labels,
+		CreatedAt: now, AlertAt: stored,
+	}
+	esc.apply(policy.Plan(esc.Policy, policy.State{}, policy.Input{Kind: policy.Start, At: now}, now), now)
+	return esc, howStarted
+}

@@ -1,0 +1,75 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/escalator-oss/escalator/internal/consumer"
+	"github.com/escalator-oss/escalator/internal/policy"
+)
+
+// stop applies an acknowledgement or a resolution to the alert's escalation.
+// With grouping, the escalation is resolved when its last alert resolves.
+func (e *Engine) stop(ctx context.Context, d consumer.Delivery, kind policy.InputKind) error {
+	ev := d.Event
+	entry, err := e.st.kv.Get(ctx, alertKey(ev.ID))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		e.log.Info("no escalation for this alert", zap.String("alert", ev.ID), zap.String("status", string(ev.Status)))
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("find escalation: %w", err)
+	}
+	key := string(entry.Value())
+	now := e.clk.Now().UTC()
+	stopped := false
+	s, err := e.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
+		stopped = false
+		if cur == nil || (!contains(cur.Alerts, ev.ID) && cur.AlertID != ev.ID) {
+			return nil, nil
+		}
+		if kind == policy.Resolve && len(cur.Alerts) > 1 && contains(cur.Alerts, ev.ID) {
+			// Other alerts of the group still fire: only this one leaves.
+			cur.Alerts = remove(cur.Alerts, ev.ID)
+			return cur, nil
+		}
+		if kind == policy.Resolve {
+			cur.Alerts = remove(cur.Alerts, ev.ID)
+		}
+		next := end(cur, kind, ev.By, now)
+		if next == nil {
+			return nil, nil // finished already: nothing changes
+		}
+		stopped = true
+		return next, nil
+	})
+	if err != nil {
+		return err
+	}
+	if stopped {
+		e.cancel(ctx, key)
+		e.log.Info("escalation stopped", zap.String("escalation", s.esc.ID), zap.String("by", ev.By),
+			zap.String("status", string(s.esc.State.Status)))
+	}
+	return e.flush(ctx, s)
+}
+
+// end is the decision that acknowledges or resolves cur (by whom), or nil
+// when that changes nothing. A step recorded but not yet handed to a
+// provider is dropped: nobody will be called for it. A step being placed
+// keeps its intent until its result is recorded.
+func end(cur *Escalation, kind policy.InputKind, by string, now time.Time) *Escalation {
+	dec := policy.Plan(cur.Policy, cur.State, policy.Input{Kind: kind, At: now, By: by}, now)
+	if len(dec.Events) == 0 {
+		return nil
+	}
+	cur.apply(dec, now)
+	if cur.Intent != nil && !cur.Intent.Started {
+		cur.Intent = nil
+	}
+	return cur
+}
