@@ -1,4 +1,4 @@
-// Package cluster runs a NATS cluster of nats-server processes with JetStream
+// Package natscluster runs a NATS cluster of nats-server processes with JetStream
 // on loopback, for tests that run several escalator workers against
 // replicated (R3) streams and buckets, and kill nodes under them.
 //
@@ -9,7 +9,7 @@
 // clustering code (nats-server 2.15.2 has a data race between a clustered
 // stream's first expected-sequence publish and its apply loop, which fails
 // any -race test that runs it in-process).
-package cluster
+package natscluster
 
 import (
 	"context"

@@ -28,6 +28,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot/yemotsim"
 	"github.com/escalator-oss/escalator/internal/natsx"
 	"github.com/escalator-oss/escalator/internal/outcome"
+	"github.com/escalator-oss/escalator/internal/systest/natscluster"
 )
 
 const (
@@ -63,7 +64,7 @@ func TestThreeNodesThreeWorkers(t *testing.T) {
 		t.Skip("a minute of cluster load and recovery")
 	}
 	began := time.Now()
-	c := Start(t, 3)
+	c := natscluster.Start(t, 3)
 
 	iot := iotcallsim.NewServer(simAuthCode)
 	t.Cleanup(iot.Close)
@@ -110,7 +111,7 @@ func TestThreeNodesThreeWorkers(t *testing.T) {
 
 	// A third of the load, then the node leading the timers stream dies.
 	publish(0, alerts/3)
-	leaders, err := Leaders(ctx, js, streams...)
+	leaders, err := natscluster.Leaders(ctx, js, streams...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,7 +211,7 @@ type trigger struct {
 
 var errKilled = errors.New("worker killed")
 
-func startWorker(t *testing.T, i int, c *Cluster, iot *iotcallsim.Server, ym *yemotsim.Server, tr *trigger) *worker {
+func startWorker(t *testing.T, i int, c *natscluster.Cluster, iot *iotcallsim.Server, ym *yemotsim.Server, tr *trigger) *worker {
 	t.Helper()
 	w := &worker{i: i, done: make(chan error, 1)}
 	isCall := func(r *http.Request) bool {
