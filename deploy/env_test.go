@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/escalator-oss/escalator/internal/providers"
 )
 
 // runtimeVars are variables the manifests may set that the Go runtime, not
@@ -80,13 +82,16 @@ func knownVariables(t *testing.T) (flagVars, providerVars map[string]bool) {
 			}
 		}
 	}
-	for _, f := range goFiles(t, filepath.Join(root, "internal", "dispatch"), false) {
-		for _, lit := range stringLiterals(f.file) {
-			if providerVarRe.MatchString(lit.value) {
-				providerVars[lit.value] = true
-				if lit.call == "secret" {
-					providerVars[lit.value+"_FILE"] = true
-				}
+	// The providers say which variables they read (dispatch.Spec.Vars); a
+	// secret may also come from a file named by <NAME>_FILE.
+	for _, spec := range providers.All {
+		for _, v := range spec.Vars() {
+			if !providerVarRe.MatchString(v.Name) {
+				t.Errorf("%s reads %s: a provider's variables start with its name in capitals", spec.Name(), v.Name)
+			}
+			providerVars[v.Name] = true
+			if v.Secret {
+				providerVars[v.Name+"_FILE"] = true
 			}
 		}
 	}
@@ -97,7 +102,7 @@ func knownVariables(t *testing.T) (flagVars, providerVars map[string]bool) {
 	}
 	for _, want := range []string{"IOTCALL_AUTH_CODE", "IOTCALL_AUTH_CODE_FILE", "CCAI_BASE_URL"} {
 		if !providerVars[want] {
-			t.Fatalf("found no %s in internal/dispatch: the scan is broken (found %v)", want, providerVars)
+			t.Fatalf("no provider reads %s (found %v)", want, providerVars)
 		}
 	}
 	return flagVars, providerVars

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/escalator-oss/escalator/internal/alert"
-	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/policycmd"
+	"github.com/escalator-oss/escalator/internal/providers"
 )
 
 const policyUsage = `Usage: escalator policy <command> [flags]
@@ -85,12 +85,13 @@ func policyCheck(args []string, stdout, stderr io.Writer) int {
 	if len(paths) == 0 {
 		paths = []string{defaultPolicies()}
 	}
-	configured, ids, err := providerEnv(os.Getenv)
+	setups, err := providers.Load(os.Getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "escalator policy check: %v\n", err)
 		return 2
 	}
-	err = policycmd.Check(stdout, policycmd.CheckOptions{Paths: paths, Strict: *strict, Configured: configured, IoTCallCountryIDs: ids})
+	err = policycmd.Check(stdout, policycmd.CheckOptions{Paths: paths, Strict: *strict, Configured: setups.Configured(),
+		Providers: setups.Kinds()})
 	switch {
 	case errors.Is(err, policycmd.ErrInvalid):
 		return 1
@@ -130,13 +131,13 @@ func policySimulate(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	_, ids, err := providerEnv(os.Getenv)
+	setups, err := providers.Load(os.Getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "escalator policy simulate: %v\n", err)
 		return 2
 	}
 	err = policycmd.Simulate(stdout, policycmd.SimulateOptions{Paths: []string{*dir}, Alert: ev, At: start,
-		AckedAfter: *acked, Format: *format, IoTCallCountryIDs: ids})
+		AckedAfter: *acked, Format: *format, Providers: setups.Kinds()})
 	if err != nil {
 		if !errors.Is(err, policycmd.ErrNoMatch) {
 			fmt.Fprintf(stderr, "escalator policy simulate: %v\n", err)
@@ -169,19 +170,4 @@ func flagExit(err error) int {
 		return 0
 	}
 	return 2
-}
-
-// providerEnv reads the providers' configuration as the worker does: which
-// are configured (for --strict) and the IoTCall country ids. Only whether
-// secrets are set is used, never their values.
-func providerEnv(getenv func(string) string) (map[string]bool, map[int]int, error) {
-	env, err := dispatch.LoadEnv(getenv)
-	if err != nil {
-		return nil, nil, err
-	}
-	configured := map[string]bool{}
-	for _, p := range []string{dispatch.IoTCall, dispatch.Yemot, dispatch.CCAI} {
-		configured[p] = env.Configured(p)
-	}
-	return configured, env.IoTCallCountryIDs, nil
 }

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/escalator-oss/escalator/internal/providers"
 )
 
 func TestConfiguredProviders(t *testing.T) {
@@ -30,19 +32,17 @@ func TestConfiguredProviders(t *testing.T) {
 			map[string]bool{"iotcall": false, "yemot": false, "ccai": true}},
 	}
 	// Half a Yemot login is a mistake to point out, not "not configured".
-	if _, _, err := providerEnv(func(k string) string { return map[string]string{"YEMOT_USERNAME": "077"}[k] }); err == nil ||
+	if _, err := providers.Load(func(k string) string { return map[string]string{"YEMOT_USERNAME": "077"}[k] }); err == nil ||
 		!strings.Contains(err.Error(), "YEMOT_USERNAME and YEMOT_PASSWORD must be set together") {
 		t.Errorf("username without password: %v", err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, ids, err := providerEnv(func(k string) string { return tt.env[k] })
+			setups, err := providers.Load(func(k string) string { return tt.env[k] })
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ids[81] != 1 {
-				t.Errorf("IoTCall country ids %v, want Japan = 1 by default", ids)
-			}
+			got := setups.Configured()
 			for k, v := range tt.want {
 				if got[k] != v {
 					t.Errorf("%s configured = %v, want %v", k, got[k], v)

@@ -19,12 +19,10 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/api"
 	"github.com/escalator-oss/escalator/internal/consumer"
-	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/engine"
 	"github.com/escalator-oss/escalator/internal/intake"
 	"github.com/escalator-oss/escalator/internal/metrics"
 	"github.com/escalator-oss/escalator/internal/natsx"
-	"github.com/escalator-oss/escalator/internal/policy"
 )
 
 // App is one escalator worker. Create it with New, run it with Run.
@@ -81,24 +79,12 @@ func (a *App) Sims() *Sims { return a.sims }
 func (a *App) Run(ctx context.Context) (err error) {
 	log := a.log.With(zap.String("component", "app"))
 	// The providers first: the policies are checked against them.
-	var env dispatch.Env
-	opt := policy.Options{Configured: allProviders}
-	if !a.cfg.SimulateProviders {
-		if env, err = a.cfg.providerEnv(); err != nil {
-			return err
-		}
-		opt = policy.Options{Configured: configured(env), IoTCallCountryIDs: env.IoTCallCountryIDs}
+	setups, store, err := a.providers(log)
+	if a.sims != nil {
+		defer a.sims.Close()
 	}
-	store, err := a.loadPolicies(opt)
 	if err != nil {
 		return err
-	}
-	if a.cfg.SimulateProviders {
-		a.sims = StartSims(store.Current(), a.log, SimOptions{})
-		defer a.sims.Close()
-		env = a.sims.env()
-		log.Warn("SIMULATED PROVIDERS: no real phone calls are placed; IoTCall, Yemot and CCAI are simulators on loopback",
-			zap.String("iotcall", a.sims.IoTCall.URL()), zap.String("yemot", a.sims.Yemot.URL()), zap.String("ccai", a.sims.CCAI.URL()))
 	}
 	var srv *server.Server
 	if a.cfg.NATSURL == "" {
@@ -147,7 +133,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err := natsx.EnsureEngine(ctx, js, topo); err != nil {
 		return err
 	}
-	if err := a.startEngine(ctx, js, env, store); err != nil {
+	if err := a.startEngine(ctx, js, setups, store); err != nil {
 		return err
 	}
 	handler := a.handler

@@ -8,12 +8,13 @@ import (
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/engine"
 	"github.com/escalator-oss/escalator/internal/policystore"
+	"github.com/escalator-oss/escalator/internal/providers"
 )
 
 // startEngine builds the provider clients, the dispatcher with its guards,
 // and the escalation engine.
-func (a *App) startEngine(ctx context.Context, js jetstream.JetStream, env dispatch.Env, store *policystore.Store) error {
-	providers, err := buildProviders(ctx, env, js, a.cfg.Replicas, a.cfg.ProviderTransport, a.log)
+func (a *App) startEngine(ctx context.Context, js jetstream.JetStream, setups providers.Setups, store *policystore.Store) error {
+	clients, err := buildProviders(ctx, setups, js, a.cfg.Replicas, a.cfg.ProviderTransport, a.log)
 	if err != nil {
 		return err
 	}
@@ -21,8 +22,8 @@ func (a *App) startEngine(ctx context.Context, js jetstream.JetStream, env dispa
 	// (one call may take several: next agent, menu fallback); a guard here
 	// would count calls, not requests, and limit twice.
 	guards := dispatch.NewGuards(dispatch.GuardsConfig{PerPersonPerHour: a.cfg.MaxCallsPerPersonPerHour})
-	disp, err := dispatch.New(dispatch.Config{Providers: providers, Guards: guards, Logger: a.log,
-		Registerer: a.reg, Secrets: env.Secrets()})
+	disp, err := dispatch.New(dispatch.Config{Providers: clients, Guards: guards, Logger: a.log,
+		Registerer: a.reg, Secrets: setups.Secrets()})
 	if err != nil {
 		return err
 	}
@@ -31,6 +32,6 @@ func (a *App) startEngine(ctx context.Context, js jetstream.JetStream, env dispa
 		policies = a.sims.follow(store.Current)
 	}
 	a.eng, err = engine.New(ctx, engine.Config{JS: js, Policies: policies, Dispatcher: disp,
-		Answerers: answerers(providers), Logger: a.log, Registerer: a.reg})
+		Answerers: answerers(clients), Logger: a.log, Registerer: a.reg})
 	return err
 }

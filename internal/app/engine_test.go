@@ -17,8 +17,11 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/escalator-oss/escalator/internal/dispatch/iotcall"
+	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
 	"github.com/escalator-oss/escalator/internal/natsx"
 	"github.com/escalator-oss/escalator/internal/outcome"
+	"github.com/escalator-oss/escalator/internal/providers"
 )
 
 // startEngineApp runs a worker whose alerts go to the engine.
@@ -100,7 +103,7 @@ func TestSimulatedProvidersEndToEnd(t *testing.T) {
 	if dispatched.Provider != "iotcall" || dispatched.Policy != "db" || dispatched.AlertID != "db-down" {
 		t.Errorf("dispatched %+v: want iotcall, policy db, alert db-down", dispatched)
 	}
-	calls := a.Sims().IoTCall.Calls()
+	calls := providers.SimOf[*iotcall.Sim](a.Sims().Sims).Calls()
 	if len(calls) != 1 {
 		t.Fatalf("iotcall simulator calls %+v, want 1", calls)
 	}
@@ -108,13 +111,13 @@ func TestSimulatedProvidersEndToEnd(t *testing.T) {
 		t.Errorf("iotcall call %+v: want rule db-rotation ringing %v", calls[0], want)
 	}
 	var methods []string
-	for _, r := range a.Sims().IoTCall.Requests() {
+	for _, r := range providers.SimOf[*iotcall.Sim](a.Sims().Sims).Requests() {
 		methods = append(methods, r.Method+" "+r.Path)
 	}
 	if want := []string{"PUT /pattern/db-rotation/tel", "POST /pattern/db-rotation/call"}; !containsInOrder(methods, want) {
 		t.Errorf("iotcall requests %v: want %v", methods, want)
 	}
-	if n := len(a.Sims().Yemot.Campaigns()); n != 0 {
+	if n := len(providers.SimOf[*yemot.Sim](a.Sims().Sims).Campaigns()); n != 0 {
 		t.Errorf("yemot campaigns %d: the fallback ran although IoTCall answered", n)
 	}
 	// The engine's read API is routed (its content is the engine's test).
@@ -197,7 +200,7 @@ steps:
 			if o.Policy != "web" || o.Provider != "iotcall" {
 				t.Fatalf("dispatched %+v: want policy web via iotcall", o)
 			}
-			cs := a.Sims().IoTCall.Calls()
+			cs := providers.SimOf[*iotcall.Sim](a.Sims().Sims).Calls()
 			if len(cs) != 1 || cs[0].Rule != "web-oncall" || !slices.Equal(cs[0].Tels, []string{"08099990000"}) {
 				t.Fatalf("iotcall calls %+v: want rule web-oncall ringing 08099990000", cs)
 			}
@@ -344,7 +347,7 @@ func TestExternalNATSRestart(t *testing.T) {
 
 	publish("after")
 	waitDispatched("after")
-	if n := len(a.Sims().IoTCall.Calls()); n != 2 {
+	if n := len(providers.SimOf[*iotcall.Sim](a.Sims().Sims).Calls()); n != 2 {
 		t.Fatalf("%d IoTCall calls, want 2", n)
 	}
 	// Both escalations are in the store: the one from before the restart too.

@@ -12,16 +12,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/clock"
-	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/policy"
 	"github.com/escalator-oss/escalator/internal/policystore"
 )
 
 // policyWatchInterval is how often the policy files are checked for changes.
 const policyWatchInterval = 2 * time.Second
-
-// allProviders is what a worker with simulated providers can call.
-var allProviders = map[string]bool{dispatch.IoTCall: true, dispatch.Yemot: true, dispatch.CCAI: true}
 
 // loadPolicies loads the policies once; the worker does not start without
 // valid ones. They are checked against this worker's providers (opt), at

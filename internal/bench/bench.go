@@ -23,7 +23,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/app"
+	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/providers"
 )
 
 // Config is what `escalator bench` is told.
@@ -171,12 +173,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	set, err := policy.Load(policies)
+	set, err := policy.LoadWith(policy.Options{Providers: providers.Kinds()}, policies)
 	if err != nil {
 		return nil, fmt.Errorf("load the example policies: %w", err)
 	}
 	first := &firstRequests{at: map[string]time.Time{}}
-	sims := app.StartSims(set, zap.NewNop(), app.SimOptions{Latency: cfg.SimLatency, Observe: first.observe})
+	sims := app.StartSims(set, zap.NewNop(), dispatch.SimOptions{Latency: cfg.SimLatency, Observe: first.observe})
 	defer sims.Close()
 
 	// Worker 1: baseline, latency, throughput on the example policies.

@@ -6,9 +6,11 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/dispatch/iotcall"
+	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
 	"github.com/escalator-oss/escalator/internal/outcome"
 	"github.com/escalator-oss/escalator/internal/provider"
+	"github.com/escalator-oss/escalator/internal/providers"
 )
 
 // The sample alerts.
@@ -54,7 +56,7 @@ func (s *script) run(ctx context.Context) error {
 	}
 
 	s.say("\n== 2. IoTCall has an outage (the simulator answers 503), then checkout fails (team=payments)")
-	s.a.Sims().IoTCall.FailNext(100, http.StatusServiceUnavailable)
+	providers.SimOf[*iotcall.Sim](s.a.Sims().Sims).FailNext(100, http.StatusServiceUnavailable)
 	if err := s.publish(ctx, map[string]any{"id": payAlert, "status": "firing", "severity": "critical",
 		"summary": "Checkout error rate above 5%", "labels": map[string]string{"team": "payments"}}); err != nil {
 		return err
@@ -63,7 +65,7 @@ func (s *script) run(ctx context.Context) error {
 		return err
 	}
 	if _, err := s.await(ctx, "the Yemot broadcast", payAlert, func(o outcome.Outcome) bool {
-		return o.Event == outcome.Dispatched && o.Provider == dispatch.Yemot
+		return o.Event == outcome.Dispatched && o.Provider == yemot.Name
 	}); err != nil {
 		return err
 	}
@@ -112,14 +114,14 @@ func (s *script) narrate(o outcome.Outcome) {
 func (s *script) rang(provider string) {
 	sims := s.a.Sims()
 	switch provider {
-	case dispatch.IoTCall:
-		calls := sims.IoTCall.Calls()
+	case iotcall.Name:
+		calls := providers.SimOf[*iotcall.Sim](sims.Sims).Calls()
 		for _, c := range calls[min(s.iotcallSeen, len(calls)):] {
 			s.say("      IoTCall simulator: rule %s rang %s", c.Rule, strings.Join(c.Tels, ", "))
 		}
 		s.iotcallSeen = len(calls)
-	case dispatch.Yemot:
-		cs := sims.Yemot.Campaigns()
+	case yemot.Name:
+		cs := providers.SimOf[*yemot.Sim](sims.Sims).Campaigns()
 		for _, c := range cs[min(s.yemotSeen, len(cs)):] {
 			s.say("      Yemot simulator: campaign %s dialled %s", c.ID, strings.Join(c.Phones, ", "))
 		}

@@ -9,52 +9,9 @@ package dispatch
 
 import (
 	"context"
-	"time"
 
 	"github.com/escalator-oss/escalator/internal/provider"
 )
-
-// Provider names, as used in policies' `via` lists, metrics and outcome events.
-const (
-	IoTCall = "iotcall"
-	Yemot   = "yemot"
-	CCAI    = "ccai"
-)
-
-// IoTCallVia is a step's IoTCall settings.
-type IoTCallVia struct {
-	// Rule is the rule's URL key (the last path part of .../ar/<key>).
-	Rule string `json:"rule"`
-}
-
-// YemotVia is a step's Yemot settings.
-type YemotVia struct {
-	IVRPath  string        `json:"ivr_path,omitempty"`
-	CallerID string        `json:"caller_id,omitempty"`
-	Ring     time.Duration `json:"ring,omitempty"` // callsTimeOut; at most 35s
-	// Tzintuk adds a free "ping" ring (RunTzintuk) before the campaign.
-	Tzintuk bool `json:"tzintuk,omitempty"`
-}
-
-// CCAIVia is a step's CCAI Platform settings.
-type CCAIVia struct {
-	// Agents are tried in order; the next is tried when one is unavailable.
-	Agents []string `json:"agents,omitempty"`
-	// MenuID, when set, queues an inbound call into that menu when no agent
-	// listed is available.
-	MenuID         int    `json:"menu_id,omitempty"`
-	OutboundNumber string `json:"outbound_number,omitempty"`
-	Lang           string `json:"lang,omitempty"`
-}
-
-// Via is one link of a step's fallback chain: a provider and its settings.
-// Exactly one of the settings pointers matching Provider is set.
-type Via struct {
-	Provider string      `json:"provider"`
-	IoTCall  *IoTCallVia `json:"iotcall,omitempty"`
-	Yemot    *YemotVia   `json:"yemot,omitempty"`
-	CCAI     *CCAIVia    `json:"ccai,omitempty"`
-}
 
 // Request is one step's calls through one provider.
 type Request struct {
@@ -74,8 +31,8 @@ type Request struct {
 	PassOn bool
 	// People to call, in order (the order of a rotation).
 	People []provider.Person
-	// Via is this provider's settings.
-	Via Via
+	// Via is this provider's settings (provider.As reads them).
+	Via provider.Via
 	// Stopped, when not nil, reports whether the escalation was acknowledged or
 	// resolved meanwhile; a provider that calls people one after another over
 	// time checks it between calls and stops early.
@@ -111,7 +68,7 @@ type PersonFailure struct {
 
 // Provider is implemented by every telephony provider client.
 type Provider interface {
-	// Name returns the provider's name (IoTCall, Yemot or CCAI).
+	// Name returns the provider's name, as its Spec does.
 	Name() string
 	// Call places the calls of req and returns what the provider accepted. It
 	// makes one attempt: retries belong to the Dispatcher. A non-nil error

@@ -74,7 +74,7 @@ func (d *Dispatcher) Budget(wait time.Duration) time.Duration {
 // tried for them. Each provider may take Budget(wait). People over the
 // per-person cap are refused and not passed on. Everything that happens is
 // passed to report (nil: discarded) as it happens; the Outcome sums it up.
-func (d *Dispatcher) Dispatch(ctx context.Context, req Request, chain []Via, wait time.Duration, report func(Report)) Outcome {
+func (d *Dispatcher) Dispatch(ctx context.Context, req Request, chain []provider.Via, wait time.Duration, report func(Report)) Outcome {
 	emit := func(r Report) {
 		r.Err = d.redact(r.Err)
 		if report != nil {
@@ -119,7 +119,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req Request, chain []Via, wai
 
 // link tries one link of the chain for people and returns those it did not
 // reach and that may go on to the next link.
-func (d *Dispatcher) link(ctx context.Context, req Request, via Via, people []provider.Person, budget time.Duration,
+func (d *Dispatcher) link(ctx context.Context, req Request, via provider.Via, people []provider.Person, budget time.Duration,
 	out *Outcome, emit func(Report), setReason func([]provider.Person, string)) []provider.Person {
 	name := via.Provider
 	p, ok := d.providers[name]

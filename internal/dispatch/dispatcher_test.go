@@ -16,10 +16,10 @@ import (
 	"github.com/escalator-oss/escalator/internal/provider"
 )
 
-func chainOf(names ...string) []Via {
-	out := make([]Via, len(names))
+func chainOf(names ...string) []provider.Via {
+	out := make([]provider.Via, len(names))
 	for i, n := range names {
-		out[i] = Via{Provider: n}
+		out[i] = provider.Via{Provider: n}
 	}
 	return out
 }

@@ -56,7 +56,7 @@ func (d *Dispatcher) call(ctx context.Context, p Provider, req Request, budget t
 	name := p.Name()
 	r := d.retrier
 	r.Budget = budget
-	r.RequestTimeout = attemptTimeout(r.RequestTimeout, req)
+	r.RequestTimeout = attemptTimeout(p, r.RequestTimeout, req)
 	deadline := d.clk.Now().Add(budget)
 	var res Result
 	attempts, err := r.Do(ctx, name, func(actx context.Context, n int) error {

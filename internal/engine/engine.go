@@ -30,11 +30,12 @@ import (
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/natsx"
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // Dispatcher places a step's calls (implemented by *dispatch.Dispatcher).
 type Dispatcher interface {
-	Dispatch(ctx context.Context, req dispatch.Request, chain []dispatch.Via, wait time.Duration, report func(dispatch.Report)) dispatch.Outcome
+	Dispatch(ctx context.Context, req dispatch.Request, chain []provider.Via, wait time.Duration, report func(dispatch.Report)) dispatch.Outcome
 }
 
 // Engine defaults.

@@ -26,6 +26,8 @@ import (
 	"github.com/escalator-oss/escalator/internal/natsx/natstest"
 	"github.com/escalator-oss/escalator/internal/outcome"
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
+	"github.com/escalator-oss/escalator/internal/providers"
 )
 
 const waitFor = 20 * time.Second
@@ -94,7 +96,7 @@ func newRigOn(t *testing.T, s *server.Server, policyYAML string) *rig {
 	if err := natsx.EnsureEngine(ctx, js, topo); err != nil {
 		t.Fatal(err)
 	}
-	ps, err := policy.Parse("db.yaml", []byte(policyYAML))
+	ps, err := policy.ParseWith(policy.Options{Providers: providers.Kinds()}, "db.yaml", []byte(policyYAML))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +149,7 @@ func (r *rig) dispatcher(t *testing.T) *dispatch.Dispatcher {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := dispatch.New(dispatch.Config{Providers: map[string]dispatch.Provider{dispatch.IoTCall: ic, dispatch.Yemot: yc.Provider()},
+	d, err := dispatch.New(dispatch.Config{Providers: map[string]dispatch.Provider{iotcall.Name: ic, yemot.Name: yc.Provider()},
 		Attempts: 2, InitialInterval: 10 * time.Millisecond, MaxInterval: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
@@ -338,7 +340,7 @@ func TestUnmatched(t *testing.T) {
 // a worker killed between recording a step and recording its result.
 type dying struct{ entered chan struct{} }
 
-func (d dying) Dispatch(ctx context.Context, _ dispatch.Request, _ []dispatch.Via, _ time.Duration, _ func(dispatch.Report)) dispatch.Outcome {
+func (d dying) Dispatch(ctx context.Context, _ dispatch.Request, _ []provider.Via, _ time.Duration, _ func(dispatch.Report)) dispatch.Outcome {
 	close(d.entered)
 	<-ctx.Done() // only when the test ends and cancels everything
 	return dispatch.Outcome{}
@@ -476,8 +478,8 @@ steps:
 	if !ok {
 		t.Fatal("yemot with CheckAnswered is not an AnswerChecker")
 	}
-	r.answerers = map[string]dispatch.AnswerChecker{dispatch.Yemot: ac}
-	d, err := dispatch.New(dispatch.Config{Providers: map[string]dispatch.Provider{dispatch.Yemot: p}})
+	r.answerers = map[string]dispatch.AnswerChecker{yemot.Name: ac}
+	d, err := dispatch.New(dispatch.Config{Providers: map[string]dispatch.Provider{yemot.Name: p}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -515,7 +517,7 @@ func TestCountActive(t *testing.T) {
 // blocking is a dispatcher that holds its first call until released.
 type blocking struct{ entered, release chan struct{} }
 
-func (b blocking) Dispatch(ctx context.Context, _ dispatch.Request, _ []dispatch.Via, _ time.Duration, _ func(dispatch.Report)) dispatch.Outcome {
+func (b blocking) Dispatch(ctx context.Context, _ dispatch.Request, _ []provider.Via, _ time.Duration, _ func(dispatch.Report)) dispatch.Outcome {
 	close(b.entered)
 	select {
 	case <-b.release:
@@ -634,7 +636,7 @@ func TestRunningEscalationKeepsItsPolicy(t *testing.T) {
 	if edited == testPolicy {
 		t.Fatal("the edit did not apply")
 	}
-	ps, err := policy.Parse("db.yaml", []byte(edited))
+	ps, err := policy.ParseWith(policy.Options{Providers: providers.Kinds()}, "db.yaml", []byte(edited))
 	if err != nil {
 		t.Fatal(err)
 	}

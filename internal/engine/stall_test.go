@@ -19,6 +19,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot/yemotsim"
 	"github.com/escalator-oss/escalator/internal/natsx/natstest"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 const stallPolicy = `
@@ -92,7 +93,7 @@ func TestNATSStallDuringAStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := dispatch.New(dispatch.Config{Providers: map[string]dispatch.Provider{dispatch.IoTCall: ic, dispatch.Yemot: yc.Provider()}})
+	d, err := dispatch.New(dispatch.Config{Providers: map[string]dispatch.Provider{iotcall.Name: ic, yemot.Name: yc.Provider()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +182,7 @@ type blockFirst struct {
 	once             sync.Once
 }
 
-func (b *blockFirst) Dispatch(ctx context.Context, req dispatch.Request, chain []dispatch.Via, wait time.Duration, report func(dispatch.Report)) dispatch.Outcome {
+func (b *blockFirst) Dispatch(ctx context.Context, req dispatch.Request, chain []provider.Via, wait time.Duration, report func(dispatch.Report)) dispatch.Outcome {
 	first := false
 	b.once.Do(func() { first = true })
 	if !first {

@@ -86,7 +86,7 @@ func (e *Engine) runIntent(ctx context.Context, key, id string) error {
 	}
 	e.m.steps.Inc()
 	stopLease := e.keepLease(key, esc.ID, in.Redone)
-	out := e.cfg.Dispatcher.Dispatch(ctx, req, vias(run.Via), run.Wait, report)
+	out := e.cfg.Dispatcher.Dispatch(ctx, req, run.Via, run.Wait, report)
 	// The calls are placed: what is left of their outcomes may take a
 	// moment to publish now.
 	todo, published := reports.finish(publishTimeout)
@@ -199,23 +199,4 @@ func (e *Engine) stopped(key, id string) func() bool {
 		}
 		return cur.ID != id || cur.State.Finished()
 	}
-}
-
-// vias converts a policy step's chain to the dispatcher's.
-func vias(vs []policy.Via) []dispatch.Via {
-	out := make([]dispatch.Via, 0, len(vs))
-	for _, v := range vs {
-		d := dispatch.Via{Provider: v.Provider}
-		if v.IoTCall != nil {
-			d.IoTCall = &dispatch.IoTCallVia{Rule: v.IoTCall.Rule}
-		}
-		if v.Yemot != nil {
-			d.Yemot = &dispatch.YemotVia{IVRPath: v.Yemot.IVRPath, CallerID: v.Yemot.CallerID, Ring: v.Yemot.Ring, Tzintuk: v.Yemot.Tzintuk}
-		}
-		if v.CCAI != nil {
-			d.CCAI = &dispatch.CCAIVia{Agents: v.CCAI.Agents, MenuID: v.CCAI.MenuID, OutboundNumber: v.CCAI.OutboundNumber, Lang: v.CCAI.Lang}
-		}
-		out = append(out, d)
-	}
-	return out
 }

@@ -13,33 +13,29 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/escalator-oss/escalator/internal/provider"
+	"github.com/escalator-oss/escalator/internal/yamlx"
 	"go.yaml.in/yaml/v3"
 )
 
-// Options are the deployment's settings that validation depends on. The zero
-// value checks against the defaults and does not check providers'
-// configuration.
+// Options are the deployment's settings that validation depends on.
 type Options struct {
-	// IoTCallCountryIDs maps calling codes to IoTCall country ids
-	// (IOTCALL_COUNTRY_IDS; nil: phone.DefaultIoTCallCountryIDs, Japan = 1).
-	// A number on an IoTCall step whose country has no id is a problem.
-	IoTCallCountryIDs map[int]int
+	// Providers are the providers a step may name, with what the
+	// deployment says of them (IoTCall's country ids, say): internal/providers
+	// gives them. With none, every via entry is a problem.
+	Providers provider.Kinds
 	// Configured, when not nil, says which providers this deployment can
 	// call; a step using another is a problem (what `check --strict` and the
 	// worker ask).
 	Configured map[string]bool
 }
 
-// Parse reads the policies of one YAML file (one policy per document; a file
-// may hold several documents separated by ---). name is the file name used in
-// problems. The error, when not nil, is Problems.
-func Parse(name string, data []byte) ([]*Policy, error) {
-	return ParseWith(Options{}, name, data)
-}
-
-// ParseWith is Parse, validating against opt.
+// ParseWith reads the policies of one YAML file (one policy per document; a
+// file may hold several documents separated by ---), validating against
+// opt. name is the file name used in problems. The error, when not nil, is
+// Problems.
 func ParseWith(opt Options, name string, data []byte) ([]*Policy, error) {
-	d := &decoder{file: name, iotcallIDs: opt.IoTCallCountryIDs}
+	d := &decoder{Decoder: &yamlx.Decoder{File: name}, providers: opt.Providers}
 	var out []*Policy
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
@@ -49,7 +45,7 @@ func ParseWith(opt Options, name string, data []byte) ([]*Policy, error) {
 			break
 		}
 		if err != nil {
-			d.probs = append(d.probs, syntaxProblem(name, data, err))
+			d.Problems = append(d.Problems, syntaxProblem(name, data, err))
 			break
 		}
 		if len(doc.Content) == 0 {
@@ -59,10 +55,10 @@ func ParseWith(opt Options, name string, data []byte) ([]*Policy, error) {
 			out = append(out, p)
 		}
 	}
-	if len(out) == 0 && len(d.probs) == 0 {
-		d.add(nil, "", "no policy in file")
+	if len(out) == 0 && len(d.Problems) == 0 {
+		d.Add(nil, "", "no policy in file")
 	}
-	return out, d.probs.Err()
+	return out, d.Problems.Err()
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
@@ -113,14 +109,10 @@ func yamlAllowed(r rune) bool {
 	return false
 }
 
-// Load reads every policy from paths: files, or directories whose *.yaml and
-// *.yml files are read (not recursively), in name order. It reports every
-// problem of every file at once; the error, when not nil, is Problems.
-func Load(paths ...string) (*Set, error) {
-	return LoadWith(Options{}, paths...)
-}
-
-// LoadWith is Load, validating against opt.
+// LoadWith reads every policy from paths: files, or directories whose *.yaml
+// and *.yml files are read (not recursively), in name order, validating
+// against opt. It reports every problem of every file at once; the error,
+// when not nil, is Problems.
 func LoadWith(opt Options, paths ...string) (*Set, error) {
 	files, probs := expand(paths)
 	set, err := loadFiles(opt, files)
@@ -176,12 +168,6 @@ func unwrapPath(err error) error {
 		return pe.Err
 	}
 	return err
-}
-
-// LoadFiles reads and parses the given files and builds a Set from all of
-// their policies. The error, when not nil, is Problems.
-func LoadFiles(files ...string) (*Set, error) {
-	return loadFiles(Options{}, files)
 }
 
 func loadFiles(opt Options, files []string) (*Set, error) {

@@ -32,7 +32,7 @@ var fuzzTimes = []time.Time{
 // in testdata/fuzz/FuzzPolicy.
 func FuzzPolicy(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ps, err := Parse(fuzzFile, data)
+		ps, err := ParseWith(testOptions, fuzzFile, data)
 		if err == nil {
 			var set *Set
 			set, err = NewSet(ps)
@@ -61,7 +61,7 @@ func FuzzPolicy(f *testing.F) {
 
 func checkAccepted(t *testing.T, data []byte, set *Set) {
 	t.Helper()
-	again, err := Parse(fuzzFile, data)
+	again, err := ParseWith(testOptions, fuzzFile, data)
 	if err != nil || len(again) != len(set.Policies) {
 		t.Fatalf("second parse differs: %d policies, %v", len(again), err)
 	}
@@ -96,7 +96,7 @@ func checkAccepted(t *testing.T, data []byte, set *Set) {
 		}
 		set.Match(ev)
 		set.Explain(ev)
-		set.Strict(map[string]bool{IoTCall: true})
+		set.Strict(map[string]bool{"iotcall": true})
 		for _, now := range fuzzTimes {
 			runPlan(t, p, now)
 			runPlan(t, &q, now)

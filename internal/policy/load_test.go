@@ -7,12 +7,15 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 func TestLoadReportsEveryProblem(t *testing.T) {
-	_, err := Load("testdata/bad")
+	_, err := LoadWith(testOptions, "testdata/bad")
 	if err == nil {
-		t.Fatal("Load(testdata/bad) succeeded; want problems")
+		t.Fatal("LoadWith(testOptions, testdata/bad) succeeded; want problems")
 	}
 	want := strings.Join([]string{
 		"testdata/bad/db.yaml:2:11: priority: must be an integer, got \"high\"",
@@ -67,7 +70,7 @@ func TestParseProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Parse("x.yaml", []byte(tt.yaml))
+			_, err := ParseWith(testOptions, "x.yaml", []byte(tt.yaml))
 			if err != nil && tt.want == "" {
 				t.Logf("%s", err)
 			}
@@ -83,9 +86,9 @@ func TestParseProblems(t *testing.T) {
 }
 
 func TestShippedPoliciesLoad(t *testing.T) {
-	set, err := Load(filepath.Join("..", "..", "policies"))
+	set, err := LoadWith(testOptions, filepath.Join("..", "..", "policies"))
 	if err != nil {
-		t.Fatalf("Load(policies/): %v", err)
+		t.Fatalf("LoadWith(testOptions, policies/): %v", err)
 	}
 	if len(set.Policies) < 4 {
 		t.Errorf("loaded %d policies, want at least 4", len(set.Policies))
@@ -93,7 +96,7 @@ func TestShippedPoliciesLoad(t *testing.T) {
 }
 
 func TestPolicyJSONRoundTrip(t *testing.T) {
-	set, err := Load("testdata/good")
+	set, err := LoadWith(testOptions, "testdata/good")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,8 +117,10 @@ func TestPolicyJSONRoundTrip(t *testing.T) {
 	if !q.Match.Matches(ev) {
 		t.Errorf("decoded policy does not match %v; regexes lost?", ev.Labels)
 	}
-	if !reflect.DeepEqual(p.Steps[1].Via[1].Yemot, q.Steps[1].Via[1].Yemot) {
-		t.Errorf("yemot settings changed: %+v vs %+v", p.Steps[1].Via[1].Yemot, q.Steps[1].Via[1].Yemot)
+	before, err1 := provider.As[yemot.Settings](p.Steps[1].Via[1])
+	after, err2 := provider.As[yemot.Settings](q.Steps[1].Via[1])
+	if err1 != nil || err2 != nil || before.Ring == 0 || !reflect.DeepEqual(before, after) {
+		t.Errorf("yemot settings changed: %+v vs %+v (%v, %v)", before, after, err1, err2)
 	}
 	if q.Roster.TimeZone != "America/New_York" {
 		t.Errorf("time zone = %q", q.Roster.TimeZone)
@@ -123,17 +128,17 @@ func TestPolicyJSONRoundTrip(t *testing.T) {
 }
 
 func TestStrict(t *testing.T) {
-	set, err := Load("testdata/good")
+	set, err := LoadWith(testOptions, "testdata/good")
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := set.Strict(map[string]bool{IoTCall: true}).Error()
+	got := set.Strict(map[string]bool{"iotcall": true}).Error()
 	want := "testdata/good/team.yaml:29:36: steps[1].via[1].yemot: provider yemot is not configured on this worker\n" +
 		"testdata/good/team.yaml:34:12: steps[2].via[0].ccai: provider ccai is not configured on this worker"
 	if got != want {
 		t.Errorf("Strict:\n%s\nwant:\n%s", got, want)
 	}
-	if ps := set.Strict(map[string]bool{IoTCall: true, Yemot: true, CCAI: true}); len(ps) != 0 {
+	if ps := set.Strict(map[string]bool{"iotcall": true, "yemot": true, "ccai": true}); len(ps) != 0 {
 		t.Errorf("Strict with all configured: %v", ps)
 	}
 }

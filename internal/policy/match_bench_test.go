@@ -34,7 +34,7 @@ func benchPolicies(b *testing.B, n int) *Set {
 		}
 		y := fmt.Sprintf("name: p%04d\npriority: %d\nmatch: %s\npeople: {a: {phone: '+81 80-1234-5678'}}\n"+
 			"steps: [{notify: [a], via: [{iotcall: {rule: r%d}}], wait: 5m}]\n", i, n-i, match, i)
-		ps, err := Parse(fmt.Sprintf("p%04d.yaml", i), []byte(y))
+		ps, err := ParseWith(testOptions, fmt.Sprintf("p%04d.yaml", i), []byte(y))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -82,7 +82,7 @@ func BenchmarkMatch1000(b *testing.B) {
 // with a time zone and overrides, three steps): starting an escalation, and
 // a timer moving it to the whole-roster rotation.
 func BenchmarkPlan(b *testing.B) {
-	set, err := Load("testdata/good")
+	set, err := LoadWith(testOptions, "testdata/good")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -12,7 +12,7 @@ func event(labels map[string]string, severity string) alert.Event {
 }
 
 func TestMatch(t *testing.T) {
-	set, err := Load("../../policies")
+	set, err := LoadWith(testOptions, "../../policies")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestMatch(t *testing.T) {
 // TestMatchesAgreesWithExplain checks the fast Matches against Explain on
 // every example policy and a grid of alerts.
 func TestMatchesAgreesWithExplain(t *testing.T) {
-	set, err := Load("../../policies")
+	set, err := LoadWith(testOptions, "../../policies")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -71,7 +71,7 @@ type StepRun struct {
 	Strategy     provider.Strategy `json:"strategy"`
 	StopOnAnswer bool              `json:"stop_on_answer,omitempty"`
 	PassOn       bool              `json:"pass_on,omitempty"`
-	Via          []Via             `json:"via"`
+	Via          []provider.Via    `json:"via"`
 	Wait         time.Duration     `json:"wait"`
 }
 

@@ -12,7 +12,7 @@ import (
 
 func loadTeam(t *testing.T) *Policy {
 	t.Helper()
-	set, err := Load("testdata/good")
+	set, err := LoadWith(testOptions, "testdata/good")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,17 +13,18 @@ import (
 	"time"
 
 	"github.com/escalator-oss/escalator/internal/provider"
+	"github.com/escalator-oss/escalator/internal/yamlx"
 )
 
-// Limits the providers impose, checked when policies are loaded.
-const (
-	// YemotMaxNumbers is the most numbers one Yemot campaign may call.
-	YemotMaxNumbers = 500
-	// YemotMaxRing is the longest ring time (callsTimeOut) Yemot accepts.
-	YemotMaxRing = 35 * time.Second
-	// MinWait is the shortest wait a step may have.
-	MinWait = time.Second
-)
+// MinWait is the shortest wait a step may have.
+const MinWait = time.Second
+
+// Problem is one thing wrong in a policy file, with where it is.
+type Problem = yamlx.Problem
+
+// Problems is every problem found in a set of policy files. It is the error
+// Load and Parse return; Error joins the problems one a line.
+type Problems = yamlx.Problems
 
 // Policy is one on-call policy: which alerts it takes, whom it calls, how,
 // and in what order.
@@ -80,45 +81,9 @@ type Step struct {
 	// PassOn (rotation): the one who answers may pass it on (IoTCall's press-9).
 	PassOn bool `json:"pass_on,omitempty"`
 	// Via is the ordered fallback chain of providers.
-	Via []Via `json:"via"`
+	Via []provider.Via `json:"via"`
 	// Wait is how long to wait for an acknowledgement before the next step.
 	Wait time.Duration `json:"wait"`
-}
 
-// Via is one link of a step's fallback chain: a provider and its settings.
-// Exactly the settings pointer matching Provider is set. It mirrors
-// internal/dispatch.Via field for field; the engine converts.
-type Via struct {
-	Provider string      `json:"provider"`
-	IoTCall  *IoTCallVia `json:"iotcall,omitempty"`
-	Yemot    *YemotVia   `json:"yemot,omitempty"`
-	CCAI     *CCAIVia    `json:"ccai,omitempty"`
-
-	pos Problem // where it was written, for Strict
-}
-
-// IoTCallVia is a step's IoTCall settings.
-type IoTCallVia struct {
-	// Rule is the rule's URL key (the last path part of .../ar/<key>).
-	Rule string `json:"rule"`
-}
-
-// YemotVia is a step's Yemot settings.
-type YemotVia struct {
-	IVRPath  string `json:"ivr_path,omitempty"`
-	CallerID string `json:"caller_id,omitempty"`
-	// Ring is the ring time (callsTimeOut); at most 35s, 0 means Yemot's default.
-	Ring time.Duration `json:"ring,omitempty"`
-	// Tzintuk adds a free "ping" ring before the campaign.
-	Tzintuk bool `json:"tzintuk,omitempty"`
-}
-
-// CCAIVia is a step's CCAI Platform settings.
-type CCAIVia struct {
-	// Agents (e-mail addresses) are tried in order.
-	Agents []string `json:"agents,omitempty"`
-	// MenuID queues an inbound call into that menu when no agent is available.
-	MenuID         int    `json:"menu_id,omitempty"`
-	OutboundNumber string `json:"outbound_number,omitempty"`
-	Lang           string `json:"lang,omitempty"`
+	viaPos []Problem // where each via entry was written, for Strict
 }

@@ -98,7 +98,7 @@ func (s *Set) Explain(ev alert.Event) []Verdict {
 }
 
 // Strict reports every step that uses a provider not in configured (keyed by
-// provider name: iotcall, yemot, ccai). policy check --strict uses it.
+// provider name). policy check --strict and the worker use it.
 func (s *Set) Strict(configured map[string]bool) Problems {
 	return strict(s.Policies, configured)
 }
@@ -111,7 +111,10 @@ func strict(policies []*Policy, configured map[string]bool) Problems {
 				if configured[v.Provider] {
 					continue
 				}
-				pr := v.pos
+				var pr Problem
+				if j < len(st.viaPos) {
+					pr = st.viaPos[j]
+				}
 				if pr.File == "" {
 					pr = Problem{File: p.File, Path: fmt.Sprintf("steps[%d].via[%d].%s", i, j, v.Provider)}
 				}

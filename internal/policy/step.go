@@ -1,7 +1,10 @@
 package policy
 
 import (
+	"strings"
+
 	"github.com/escalator-oss/escalator/internal/provider"
+	"github.com/escalator-oss/escalator/internal/yamlx"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -9,66 +12,66 @@ var stepKeys = []string{"notify", "strategy", "stop_on_answer", "pass_on", "via"
 
 func (d *decoder) step(n *yaml.Node, path string, p *Policy) Step {
 	var s Step
-	f, _, ok := d.fields(n, path, stepKeys...)
+	f, _, ok := d.Fields(n, path, stepKeys...)
 	if !ok {
 		return s
 	}
 	if v := f["notify"]; v == nil {
-		d.add(n, join(path, "notify"), "is required: a list of people, oncall or roster")
+		d.Add(n, yamlx.Join(path, "notify"), "is required: a list of people, oncall or roster")
 	} else {
-		s.Notify = d.notify(v, join(path, "notify"), p)
+		s.Notify = d.notify(v, yamlx.Join(path, "notify"), p)
 	}
 	s.Strategy = provider.Single
 	if v := f["strategy"]; v != nil {
-		if st, ok := d.str(v, join(path, "strategy")); ok {
+		if st, ok := d.Str(v, yamlx.Join(path, "strategy")); ok {
 			switch provider.Strategy(st) {
 			case provider.Single, provider.Broadcast, provider.Rotation:
 				s.Strategy = provider.Strategy(st)
 			default:
-				d.add(v, join(path, "strategy"), "must be single, broadcast or rotation, got %q", st)
+				d.Add(v, yamlx.Join(path, "strategy"), "must be single, broadcast or rotation, got %q", st)
 			}
 		}
 	}
 	if v := f["stop_on_answer"]; v != nil {
-		s.StopOnAnswer = d.boolean(v, join(path, "stop_on_answer"))
+		s.StopOnAnswer = d.Bool(v, yamlx.Join(path, "stop_on_answer"))
 		if s.StopOnAnswer && s.Strategy != provider.Broadcast {
-			d.add(v, join(path, "stop_on_answer"), "applies only to strategy broadcast, not %s", s.Strategy)
+			d.Add(v, yamlx.Join(path, "stop_on_answer"), "applies only to strategy broadcast, not %s", s.Strategy)
 		}
 	}
 	if v := f["pass_on"]; v != nil {
-		s.PassOn = d.boolean(v, join(path, "pass_on"))
+		s.PassOn = d.Bool(v, yamlx.Join(path, "pass_on"))
 		if s.PassOn && s.Strategy != provider.Rotation {
-			d.add(v, join(path, "pass_on"), "applies only to strategy rotation, not %s", s.Strategy)
+			d.Add(v, yamlx.Join(path, "pass_on"), "applies only to strategy rotation, not %s", s.Strategy)
 		}
 	}
 	if v := f["wait"]; v == nil {
-		d.add(n, join(path, "wait"), "is required: how long to wait for an acknowledgement, e.g. 5m")
-	} else if w, ok := d.duration(v, join(path, "wait")); ok {
+		d.Add(n, yamlx.Join(path, "wait"), "is required: how long to wait for an acknowledgement, e.g. 5m")
+	} else if w, ok := d.Duration(v, yamlx.Join(path, "wait")); ok {
 		switch {
 		case w <= 0:
-			d.add(v, join(path, "wait"), "must be positive")
+			d.Add(v, yamlx.Join(path, "wait"), "must be positive")
 		case w < MinWait:
-			d.add(v, join(path, "wait"), "must be at least %s, got %s", MinWait, w)
+			d.Add(v, yamlx.Join(path, "wait"), "must be at least %s, got %s", MinWait, w)
 		}
 		s.Wait = w
 	}
 	targets := stepTargets(s.Notify, p)
 	if n := callCount(s.Notify, targets); s.Strategy == provider.Single && n > 1 {
 		if s.Notify.Kind == NotifyRoster {
-			d.add(f["notify"], join(path, "notify"), "strategy single calls one person, but the roster has %d: notify oncall instead", n)
+			d.Add(f["notify"], yamlx.Join(path, "notify"), "strategy single calls one person, but the roster has %d: notify oncall instead", n)
 		} else {
-			d.add(f["notify"], join(path, "notify"), "strategy single calls one person, but %d are listed: use broadcast or rotation", n)
+			d.Add(f["notify"], yamlx.Join(path, "notify"), "strategy single calls one person, but %d are listed: use broadcast or rotation", n)
 		}
 	}
 	if v := f["via"]; v == nil {
-		d.add(n, join(path, "via"), "is required: the providers to call through, in fallback order")
-	} else if items, ok := d.list(v, join(path, "via")); ok {
+		d.Add(n, yamlx.Join(path, "via"), "is required: the providers to call through, in fallback order")
+	} else if items, ok := d.List(v, yamlx.Join(path, "via")); ok {
 		if len(items) == 0 {
-			d.add(v, join(path, "via"), "must name at least one provider")
+			d.Add(v, yamlx.Join(path, "via"), "must name at least one provider")
 		}
 		for i, it := range items {
-			if via, ok := d.via(it, index(join(path, "via"), i), s, targets, p); ok {
-				s.Via = append(s.Via, via)
+			if via, pos, ok := d.via(it, yamlx.Index(yamlx.Join(path, "via"), i), s, targets, p); ok {
+				s.Via, s.viaPos = append(s.Via, via), append(s.viaPos, pos)
 			}
 		}
 	}
@@ -80,28 +83,28 @@ func (d *decoder) notify(n *yaml.Node, path string, p *Policy) Notify {
 		switch n.Value {
 		case NotifyOnCall, NotifyRoster:
 			if p.Roster == nil {
-				d.add(n, path, "%s needs a roster: define one under roster", n.Value)
+				d.Add(n, path, "%s needs a roster: define one under roster", n.Value)
 			}
 			return Notify{Kind: n.Value}
 		}
 	}
 	if n.Kind != yaml.SequenceNode {
-		d.add(n, path, "must be a list of people, oncall or roster, got %s", describe(n))
+		d.Add(n, path, "must be a list of people, oncall or roster, got %s", yamlx.Describe(n))
 		return Notify{}
 	}
 	nt := Notify{Kind: NotifyPeople}
 	seen := map[string]bool{}
-	items, _ := d.list(n, path)
+	items, _ := d.List(n, path)
 	if len(items) == 0 {
-		d.add(n, path, "must name at least one person")
+		d.Add(n, path, "must name at least one person")
 	}
 	for i, it := range items {
-		name, ok := d.person(it, index(path, i), p.People)
+		name, ok := d.person(it, yamlx.Index(path, i), p.People)
 		if !ok {
 			continue
 		}
 		if seen[name] {
-			d.add(it, index(path, i), "%q is listed twice", name)
+			d.Add(it, yamlx.Index(path, i), "%q is listed twice", name)
 			continue
 		}
 		seen[name] = true
@@ -139,30 +142,46 @@ func callCount(nt Notify, targets []string) int {
 	return len(targets)
 }
 
-func (d *decoder) via(n *yaml.Node, path string, s Step, targets []string, p *Policy) (Via, bool) {
-	f, keys, ok := d.fields(n, path, IoTCall, Yemot, CCAI)
+func (d *decoder) via(n *yaml.Node, path string, s Step, targets []string, p *Policy) (provider.Via, Problem, bool) {
+	names := d.providers.Names()
+	f, keys, ok := d.Fields(n, path, names...)
 	if !ok {
-		return Via{}, false
+		return provider.Via{}, Problem{}, false
 	}
 	if len(f) != 1 {
-		d.add(n, path, "must name exactly one provider (iotcall, yemot or ccai), got %d", len(f))
-		return Via{}, false
+		d.Add(n, path, "must name exactly one provider (%s), got %d", orList(names), len(f))
+		return provider.Via{}, Problem{}, false
 	}
 	for name, v := range f {
-		vp := join(path, name)
-		via := Via{Provider: name, pos: d.pos(keys[name], vp)}
-		count := callCount(s.Notify, targets)
-		switch name {
-		case IoTCall:
-			via.IoTCall = d.iotcall(v, keys[name], vp, s, count, everyone(s.Notify, targets, p), p.People)
-		case Yemot:
-			via.Yemot = d.yemot(v, keys[name], vp, count)
-		case CCAI:
-			via.CCAI = d.ccai(v, keys[name], vp)
-		}
-		return via, true
+		vp := yamlx.Join(path, name)
+		step := provider.Step{Strategy: s.Strategy, StopOnAnswer: s.StopOnAnswer, PassOn: s.PassOn,
+			AtOnce: callCount(s.Notify, targets), People: persons(everyone(s.Notify, targets, p), p.People)}
+		settings := d.providers.Lookup(name).Decode(d.Decoder, v, keys[name], vp, step)
+		return provider.Via{Provider: name, Settings: settings}, d.Pos(keys[name], vp), true
 	}
-	return Via{}, false
+	return provider.Via{}, Problem{}, false
+}
+
+// orList writes names as "a, b or c".
+func orList(names []string) string {
+	switch len(names) {
+	case 0:
+		return "none known"
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
+// persons are the people of names that people defines, in order.
+func persons(names []string, people map[string]provider.Person) []provider.Person {
+	var out []provider.Person
+	for _, n := range names {
+		if pp, ok := people[n]; ok {
+			out = append(out, pp)
+		}
+	}
+	return out
 }
 
 // everyone is each person a step may ever call, with on-call overrides.

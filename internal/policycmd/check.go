@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
+	"github.com/escalator-oss/escalator/internal/providers"
 )
 
 // ErrInvalid is returned by Check when the policies have problems (they have
@@ -25,16 +27,16 @@ type CheckOptions struct {
 	// Strict also refuses steps using a provider not in Configured.
 	Strict     bool
 	Configured map[string]bool
-	// IoTCallCountryIDs maps calling codes to IoTCall country ids (nil:
-	// phone.DefaultIoTCallCountryIDs).
-	IoTCallCountryIDs map[int]int
+	// Providers are the deployment's providers (nil: every provider, with
+	// the defaults).
+	Providers provider.Kinds
 }
 
 // Check validates the policies under opt.Paths and writes to w either every
 // problem, one a line, followed by a count (returning ErrInvalid), or one
 // summary line per policy in match order.
 func Check(w io.Writer, opt CheckOptions) error {
-	lopt := policy.Options{IoTCallCountryIDs: opt.IoTCallCountryIDs}
+	lopt := policy.Options{Providers: kindsOr(opt.Providers)}
 	if opt.Strict {
 		lopt.Configured = opt.Configured
 		if lopt.Configured == nil {
@@ -58,14 +60,14 @@ func Check(w io.Writer, opt CheckOptions) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, p := range set.Policies {
 		fmt.Fprintf(tw, "ok\t%s\tpriority %d\t%s, repeat %d\tvia %s\t%s\t%s\n", p.Name, p.Priority,
-			plural(len(p.Steps), "step"), p.Repeat, strings.Join(providers(p), ","), matchSummary(&p.Match), p.File)
+			plural(len(p.Steps), "step"), p.Repeat, strings.Join(providersOf(p), ","), matchSummary(&p.Match), p.File)
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "%s valid\n", plural(len(set.Policies), "policy"))
 	return nil
 }
 
-func providers(p *policy.Policy) []string {
+func providersOf(p *policy.Policy) []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, s := range p.Steps {
@@ -113,4 +115,12 @@ func plural(n int, word string) string {
 		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(word, "y"))
 	}
 	return fmt.Sprintf("%d %ss", n, word)
+}
+
+// kindsOr returns ks, or every provider with the defaults when ks is nil.
+func kindsOr(ks provider.Kinds) provider.Kinds {
+	if ks == nil {
+		return providers.Kinds()
+	}
+	return ks
 }

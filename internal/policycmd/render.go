@@ -104,42 +104,13 @@ func number(n SentNumber) string {
 }
 
 // settings describes a provider's settings in one line.
-func settings(v policy.Via) string {
-	var parts []string
-	switch {
-	case v.IoTCall != nil:
-		parts = append(parts, "rule "+v.IoTCall.Rule)
-	case v.Yemot != nil:
-		y := v.Yemot
-		if y.IVRPath != "" {
-			parts = append(parts, "ivr_path "+y.IVRPath)
-		}
-		if y.CallerID != "" {
-			parts = append(parts, "caller_id "+y.CallerID)
-		}
-		if y.Ring > 0 {
-			parts = append(parts, "ring "+offset(y.Ring))
-		}
-		if y.Tzintuk {
-			parts = append(parts, "tzintuk first")
-		}
-	case v.CCAI != nil:
-		c := v.CCAI
-		if len(c.Agents) > 0 {
-			parts = append(parts, "agents "+strings.Join(c.Agents, ", "))
-		}
-		if c.MenuID != 0 {
-			parts = append(parts, fmt.Sprintf("menu %d", c.MenuID))
-		}
-		if c.OutboundNumber != "" {
-			parts = append(parts, "from "+c.OutboundNumber)
-		}
-		if c.Lang != "" {
-			parts = append(parts, "lang "+c.Lang)
-		}
+func settings(v provider.Via) string {
+	desc := ""
+	if s, ok := v.Settings.(fmt.Stringer); ok {
+		desc = s.String()
 	}
-	if len(parts) == 0 {
+	if desc == "" {
 		return "(defaults)"
 	}
-	return "(" + strings.Join(parts, "; ") + ")"
+	return "(" + desc + ")"
 }

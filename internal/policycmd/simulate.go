@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/escalator-oss/escalator/internal/alert"
-	"github.com/escalator-oss/escalator/internal/phone"
 	"github.com/escalator-oss/escalator/internal/policy"
 	"github.com/escalator-oss/escalator/internal/provider"
 )
@@ -28,9 +27,9 @@ type SimulateOptions struct {
 	AckedAfter time.Duration
 	// Format is "text" (default) or "json".
 	Format string
-	// IoTCallCountryIDs maps calling codes to IoTCall country ids (nil:
-	// phone.DefaultIoTCallCountryIDs).
-	IoTCallCountryIDs map[int]int
+	// Providers are the deployment's providers, which also say how each
+	// sends a number (nil: every provider, with the defaults).
+	Providers provider.Kinds
 }
 
 // Timeline is what Simulate computes: the policy an alert matches, why, and
@@ -89,7 +88,8 @@ type End struct {
 // Simulate writes to w the timeline opt.Alert would set in motion. It calls
 // nobody. It returns ErrNoMatch when no policy takes the alert.
 func Simulate(w io.Writer, opt SimulateOptions) error {
-	set, err := policy.LoadWith(policy.Options{IoTCallCountryIDs: opt.IoTCallCountryIDs}, opt.Paths...)
+	opt.Providers = kindsOr(opt.Providers)
+	set, err := policy.LoadWith(policy.Options{Providers: opt.Providers}, opt.Paths...)
 	if err != nil {
 		return fmt.Errorf("load policies: %w", err)
 	}
@@ -128,7 +128,7 @@ func Plan(set *policy.Set, opt SimulateOptions) (*Timeline, error) {
 	now := opt.At
 	d := policy.Plan(p, policy.State{}, policy.Input{Kind: policy.Start, At: now}, now)
 	for range 100000 {
-		tl.add(p, d, now, opt.IoTCallCountryIDs)
+		tl.add(p, d, now, opt.Providers)
 		if d.State.Status != policy.Active {
 			break
 		}
@@ -148,7 +148,7 @@ func Plan(set *policy.Set, opt SimulateOptions) (*Timeline, error) {
 	return tl, nil
 }
 
-func (tl *Timeline) add(p *policy.Policy, d policy.Decision, now time.Time, ids map[int]int) {
+func (tl *Timeline) add(p *policy.Policy, d policy.Decision, now time.Time, kinds provider.Kinds) {
 	off := now.Sub(tl.Start)
 	at := Entry{Offset: offset(off), OffsetSeconds: int64(off / time.Second)}
 	for _, s := range d.Skipped {
@@ -164,26 +164,22 @@ func (tl *Timeline) add(p *policy.Policy, d policy.Decision, now time.Time, ids 
 	e.Step, e.Loop, e.Strategy, e.StopOnAnswer, e.PassOn = r.Step, r.Loop, r.Strategy, r.StopOnAnswer, r.PassOn
 	e.Wait, e.People = offset(r.Wait), r.People
 	for _, v := range r.Via {
-		e.Via = append(e.Via, link(v, r.People, ids))
+		e.Via = append(e.Via, link(v, r.People, kinds.Lookup(v.Provider)))
 	}
 	tl.Entries = append(tl.Entries, e)
 }
 
-func link(v policy.Via, people []provider.Person, ids map[int]int) Link {
+func link(v provider.Via, people []provider.Person, kind provider.Kind) Link {
 	l := Link{Provider: v.Provider, Settings: settings(v)}
+	dialer, _ := kind.(provider.Dialer)
 	for _, p := range people {
-		n := SentNumber{Person: p.Name}
-		var err error
-		switch v.Provider {
-		case policy.IoTCall:
-			n.Number, n.CountryID, err = phone.IoTCall(p.Phone, ids)
-		case policy.Yemot:
-			n.Number, err = phone.Yemot(p.Phone)
-		case policy.CCAI:
-			n.Number, err = phone.CCAI(p.Phone)
-		}
-		if err != nil {
-			n.Error = err.Error()
+		n := SentNumber{Person: p.Name, Number: p.Phone}
+		if dialer != nil {
+			d, err := dialer.Dial(p.Phone)
+			n.Number, n.CountryID = d.Number, d.CountryID
+			if err != nil {
+				n.Error = err.Error()
+			}
 		}
 		l.Numbers = append(l.Numbers, n)
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/clock"
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/providers"
 )
 
 // Store is the current policy set. It is safe for concurrent use.
@@ -77,9 +78,9 @@ func New(paths []string, reg prometheus.Registerer, clk clock.Clock, log *zap.Lo
 	return s, nil
 }
 
-// SetOptions sets what every later load validates against (the
-// deployment's providers and IoTCall country ids). Call it before the first
-// Reload.
+// SetOptions sets what every later load validates against: the
+// deployment's providers (nil: every provider, with the defaults) and which
+// of them it can call. Call it before the first Reload.
 func (s *Store) SetOptions(opt policy.Options) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -103,7 +104,11 @@ func (s *Store) Reload() error {
 }
 
 func (s *Store) reloadLocked() error {
-	set, err := policy.LoadWith(s.opt, s.paths...)
+	opt := s.opt
+	if opt.Providers == nil {
+		opt.Providers = providers.Kinds()
+	}
+	set, err := policy.LoadWith(opt, s.paths...)
 	if err != nil {
 		s.valid.Set(0)
 		var probs policy.Problems

@@ -13,7 +13,11 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/escalator-oss/escalator/internal/clock"
+	"github.com/escalator-oss/escalator/internal/dispatch/ccai"
+	"github.com/escalator-oss/escalator/internal/dispatch/iotcall"
+	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 const good = `name: %s
@@ -172,7 +176,7 @@ func TestReloadChecksTheDeployment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.SetOptions(policy.Options{Configured: map[string]bool{"iotcall": true}, IoTCallCountryIDs: map[int]int{81: 1, 972: 7}})
+	s.SetOptions(policy.Options{Configured: map[string]bool{"iotcall": true}, Providers: provider.Kinds{iotcall.Kind{CountryIDs: map[int]int{81: 1, 972: 7}}, yemot.Kind{}, ccai.Kind{}}})
 	if err := s.Reload(); err != nil {
 		t.Fatalf("Reload: %v", err)
 	}

@@ -60,9 +60,9 @@ type placed struct {
 // or a 2xx without a call id, means the agent must act in their widget first:
 // Result.Pending.
 func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Result, error) {
-	res := dispatch.Result{Provider: dispatch.CCAI}
-	v := req.Via.CCAI
-	if v == nil {
+	res := dispatch.Result{Provider: Name}
+	v, err := provider.As[Settings](req.Via)
+	if err != nil {
 		return res, errors.New("call through ccai: the step has no ccai settings")
 	}
 	if len(v.Agents) == 0 && v.MenuID == 0 {
@@ -121,7 +121,7 @@ func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Resul
 }
 
 // callPerson tries the agents in order, then the menu.
-func (c *Client) callPerson(ctx context.Context, num string, v *dispatch.CCAIVia) (placed, error) {
+func (c *Client) callPerson(ctx context.Context, num string, v Settings) (placed, error) {
 	for _, agent := range v.Agents {
 		got, err := c.create(ctx, callBody{CallType: outbound, AgentEmail: agent, EndUserNumber: num,
 			OutboundNumber: v.OutboundNumber, Lang: v.Lang})

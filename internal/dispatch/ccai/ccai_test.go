@@ -64,12 +64,12 @@ var (
 	dave  = provider.Person{Name: "dave", Phone: "+18596579625"}
 )
 
-func request(strategy provider.Strategy, via dispatch.CCAIVia, ps ...provider.Person) dispatch.Request {
+func request(strategy provider.Strategy, via ccai.Settings, ps ...provider.Person) dispatch.Request {
 	return dispatch.Request{EscalationID: "esc-1", Strategy: strategy, People: ps,
-		Via: dispatch.Via{Provider: dispatch.CCAI, CCAI: &via}}
+		Via: provider.Via{Provider: ccai.Name, Settings: via}}
 }
 
-var twoAgents = dispatch.CCAIVia{Agents: []string{"ann@example.com", "bob@example.com"}, MenuID: 9}
+var twoAgents = ccai.Settings{Agents: []string{"ann@example.com", "bob@example.com"}, MenuID: 9}
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
@@ -92,7 +92,7 @@ func TestAgentsThenMenu(t *testing.T) {
 	tests := []struct {
 		name       string
 		ann, bob   ccaisim.AgentState
-		via        dispatch.CCAIVia
+		via        ccai.Settings
 		wantType   string
 		wantAgent  string
 		wantErr    bool
@@ -105,9 +105,9 @@ func TestAgentsThenMenu(t *testing.T) {
 		{name: "menu fallback", ann: ccaisim.Unavailable, bob: ccaisim.Unavailable, via: twoAgents, wantType: "Voice Inbound (API)",
 			goldenBody: []string{"outbound.json", "outbound_bob.json", "inbound.json"}},
 		{name: "no agent, no menu", ann: ccaisim.Unavailable, bob: ccaisim.Unavailable,
-			via: dispatch.CCAIVia{Agents: twoAgents.Agents}, wantErr: true},
+			via: ccai.Settings{Agents: twoAgents.Agents}, wantErr: true},
 		{name: "widget 202 is pending", ann: ccaisim.Widget, via: twoAgents, wantPend: true},
-		{name: "minimal body", via: dispatch.CCAIVia{Agents: []string{"ann@example.com"}, OutboundNumber: "+13392195276", Lang: "fr"},
+		{name: "minimal body", via: ccai.Settings{Agents: []string{"ann@example.com"}, OutboundNumber: "+13392195276", Lang: "fr"},
 			wantType: "Voice Outbound (API)", wantAgent: "ann@example.com", goldenBody: []string{"outbound_full.json"}},
 	}
 	for _, tt := range tests {
@@ -263,7 +263,7 @@ func TestClientRespectsRateLimit(t *testing.T) {
 	for i := range ps {
 		ps[i] = provider.Person{Name: fmt.Sprint(i), Phone: fmt.Sprintf("+1205234%04d", 5600+i)}
 	}
-	res, err := c.Call(context.Background(), request(provider.Broadcast, dispatch.CCAIVia{Agents: []string{"ann@example.com"}}, ps...))
+	res, err := c.Call(context.Background(), request(provider.Broadcast, ccai.Settings{Agents: []string{"ann@example.com"}}, ps...))
 	if err != nil || len(res.Reached) != 12 {
 		t.Fatalf("Call = %+v, %v; want 12 reached without a 429", res, err)
 	}

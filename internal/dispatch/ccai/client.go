@@ -45,8 +45,8 @@ func New(cfg Config) (*Client, error) {
 	}, nil
 }
 
-// Name returns dispatch.CCAI.
-func (c *Client) Name() string { return dispatch.CCAI }
+// Name returns Name.
+func (c *Client) Name() string { return Name }
 
 // APIError is a 400 answer: permanent, with the platform's message.
 type APIError struct {
@@ -106,7 +106,7 @@ func (c *Client) do(ctx context.Context, method, path string, body any) (int, []
 	case http.StatusUnauthorized, http.StatusForbidden:
 		return resp.StatusCode, nil, ErrUnauthorized
 	}
-	if err := dispatch.CheckResponse(dispatch.CCAI, resp); err != nil {
+	if err := dispatch.CheckResponse(Name, resp); err != nil {
 		return resp.StatusCode, nil, c.scrub(fmt.Errorf("send %s %s: %w", method, path, err))
 	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))

@@ -55,12 +55,12 @@ func TestDispatchThroughSimulators(t *testing.T) {
 	}{
 		{name: "retry then success",
 			setup:       func(p, _ *iotcallsim.Server) { p.FailNext(2, http.StatusServiceUnavailable) },
-			wantBy:      dispatch.IoTCall,
+			wantBy:      iotcall.Name,
 			wantKinds:   "attempt attempt attempt dispatched",
 			wantPrimary: 1},
 		{name: "429 Retry-After is waited for",
 			setup:       func(p, _ *iotcallsim.Server) { p.ThrottleNext(1, 30*time.Second) },
-			wantBy:      dispatch.IoTCall,
+			wantBy:      iotcall.Name,
 			wantKinds:   "attempt attempt dispatched",
 			wantPrimary: 1, minElapsed: 30 * time.Second},
 		{name: "retries exhausted then fallback",
@@ -86,17 +86,17 @@ func TestDispatchThroughSimulators(t *testing.T) {
 			start := clk.Now()
 			d, err := dispatch.New(dispatch.Config{
 				Providers: map[string]dispatch.Provider{
-					dispatch.IoTCall: newClient(t, primary.URL(), nil),
-					"backup":         renamed{newClient(t, backup.URL(), nil), "backup"},
+					iotcall.Name: newClient(t, primary.URL(), nil),
+					"backup":     renamed{newClient(t, backup.URL(), nil), "backup"},
 				},
 				Attempts: 3, Clock: clk, Logger: zap.New(core), Secrets: []string{authCode},
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			chain := []dispatch.Via{
-				{Provider: dispatch.IoTCall, IoTCall: &dispatch.IoTCallVia{Rule: "r1"}},
-				{Provider: "backup", IoTCall: &dispatch.IoTCallVia{Rule: "r1"}},
+			chain := []provider.Via{
+				{Provider: iotcall.Name, Settings: iotcall.Settings{Rule: "r1"}},
+				{Provider: "backup", Settings: iotcall.Settings{Rule: "r1"}},
 			}
 			var reports []dispatch.Report
 			var out dispatch.Outcome

@@ -134,7 +134,7 @@ func TestNewRequiresAuthCode(t *testing.T) {
 		t.Fatalf("New without AuthCode = %v", err)
 	}
 	c, err := iotcall.New(iotcall.Config{AuthCode: "x"})
-	if err != nil || c.Name() != dispatch.IoTCall {
+	if err != nil || c.Name() != iotcall.Name {
 		t.Fatalf("New with defaults = %v, %v", c, err)
 	}
 }

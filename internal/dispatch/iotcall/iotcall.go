@@ -19,11 +19,12 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // Config configures a Client.
 type Config struct {
-	// BaseURL is IoTCall's API root (empty: dispatch.DefaultIoTCallBaseURL).
+	// BaseURL is IoTCall's API root (empty: DefaultBaseURL).
 	BaseURL string
 	// AuthCode is the account's Auth Code, sent raw as the Authorization
 	// header. Required. It never appears in errors, logs or results.
@@ -75,7 +76,7 @@ func New(cfg Config) (*Client, error) {
 		redact: dispatch.Redactor(cfg.AuthCode),
 	}
 	if c.base == "" {
-		c.base = dispatch.DefaultIoTCallBaseURL
+		c.base = DefaultBaseURL
 	}
 	if !strings.HasPrefix(c.base, "http://") && !strings.HasPrefix(c.base, "https://") {
 		return nil, fmt.Errorf("create iotcall client: base URL %q must start with http:// or https://", c.base)
@@ -93,8 +94,8 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// Name returns dispatch.IoTCall.
-func (c *Client) Name() string { return dispatch.IoTCall }
+// Name returns Name.
+func (c *Client) Name() string { return Name }
 
 // LockKey is the Locker key of an IoTCall rule.
 func LockKey(rule string) string { return "iotcall." + rule }
@@ -105,16 +106,17 @@ func LockKey(rule string) string { return "iotcall." + rule }
 // as Failed. The rule's call type (single, broadcast, rotation...) is fixed
 // in IoTCall's dashboard; the request's Strategy cannot change it.
 func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Result, error) {
-	if req.Via.IoTCall == nil || strings.TrimSpace(req.Via.IoTCall.Rule) == "" {
+	v, err := provider.As[Settings](req.Via)
+	if err != nil || strings.TrimSpace(v.Rule) == "" {
 		return dispatch.Result{}, errors.New("call iotcall: the step names no rule key")
 	}
-	rule := req.Via.IoTCall.Rule
+	rule := v.Rule
 	if strings.ContainsAny(rule, "/?#% ") {
 		return dispatch.Result{}, fmt.Errorf("call iotcall: rule key %q is not a URL key", rule)
 	}
 	tels, people, failed := entries(req.People, c.ids)
 	if len(tels) == 0 {
-		return dispatch.Result{Provider: dispatch.IoTCall, Failed: failed},
+		return dispatch.Result{Provider: Name, Failed: failed},
 			fmt.Errorf("call iotcall: no number IoTCall can call: %s", reasons(failed))
 	}
 
@@ -150,7 +152,7 @@ func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Resul
 	}
 	detail = append(detail, "call: "+dispatch.Excerpt(body))
 	return dispatch.Result{
-		Provider:   dispatch.IoTCall,
+		Provider:   Name,
 		References: []string{rule},
 		Reached:    people,
 		Failed:     failed,
@@ -177,7 +179,7 @@ func (c *Client) do(ctx context.Context, method, rule, what string, body io.Read
 		return nil, dispatch.Retryable(fmt.Errorf("send request: %w", err), 0)
 	}
 	defer resp.Body.Close()
-	if err := dispatch.CheckResponse(dispatch.IoTCall, resp); err != nil {
+	if err := dispatch.CheckResponse(Name, resp); err != nil {
 		return nil, c.scrub(err)
 	}
 	// A 2xx means IoTCall accepted the request: a body that cannot be read

@@ -35,7 +35,7 @@ var (
 
 func request(rule string, people ...provider.Person) dispatch.Request {
 	return dispatch.Request{EscalationID: "esc-1", Strategy: provider.Rotation, People: people,
-		Via: dispatch.Via{Provider: dispatch.IoTCall, IoTCall: &dispatch.IoTCallVia{Rule: rule}}}
+		Via: provider.Via{Provider: iotcall.Name, Settings: iotcall.Settings{Rule: rule}}}
 }
 
 func newClient(t *testing.T, base string, mod func(*iotcall.Config)) *iotcall.Client {

@@ -30,9 +30,9 @@ type target struct {
 // A rotation's Call lasts about (people-1) × ring: the caller's context must
 // allow for it.
 func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Result, error) {
-	res := dispatch.Result{Provider: dispatch.Yemot}
-	v := req.Via.Yemot
-	if v == nil {
+	res := dispatch.Result{Provider: Name}
+	v, err := provider.As[Settings](req.Via)
+	if err != nil {
 		return res, errors.New("call through yemot: the step has no yemot settings")
 	}
 	if v.IVRPath == "" {
@@ -60,7 +60,7 @@ func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Resul
 		c.tzintuk(ctx, targets, v.CallerID)
 	}
 	if req.Strategy == provider.Rotation {
-		return c.rotate(ctx, req, targets, secs, res)
+		return c.rotate(ctx, req, v, targets, secs, res)
 	}
 	for start := 0; start < len(targets); start += MaxPhones {
 		chunk := targets[start:min(start+MaxPhones, len(targets))]
@@ -80,8 +80,7 @@ func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Resul
 }
 
 // rotate runs one campaign per target, ring apart.
-func (c *Client) rotate(ctx context.Context, req dispatch.Request, targets []target, secs int, res dispatch.Result) (dispatch.Result, error) {
-	v := req.Via.Yemot
+func (c *Client) rotate(ctx context.Context, req dispatch.Request, v Settings, targets []target, secs int, res dispatch.Result) (dispatch.Result, error) {
 	ring := v.Ring
 	if ring <= 0 {
 		ring = defaultRing

@@ -20,9 +20,9 @@ func TestGoldenRequests(t *testing.T) {
 		golden []string // one file per request, in order
 	}{
 		{name: "broadcast", req: request(provider.Broadcast, people(2), via), golden: []string{"bridging_broadcast.json"}},
-		{name: "single, no caller id, default ring", req: request(provider.Single, people(1), dispatch.YemotVia{IVRPath: "ivr2:/5"}),
+		{name: "single, no caller id, default ring", req: request(provider.Single, people(1), yemot.Settings{IVRPath: "ivr2:/5"}),
 			golden: []string{"bridging_single.json"}},
-		{name: "tzintuk first", req: request(provider.Broadcast, people(2), dispatch.YemotVia{IVRPath: "ivr2:/1", Tzintuk: true}),
+		{name: "tzintuk first", req: request(provider.Broadcast, people(2), yemot.Settings{IVRPath: "ivr2:/1", Tzintuk: true}),
 			golden: []string{"tzintuk.json", "bridging_after_tzintuk.json"}},
 	}
 	for _, tt := range tests {
@@ -165,5 +165,32 @@ func TestTzintukFailureOnlyLogged(t *testing.T) {
 	}
 	if f.logs.FilterMessageSnippet("tzintuk failed").Len() != 1 {
 		t.Errorf("tzintuk failure not logged: %v", f.logs.All())
+	}
+}
+
+// TestAttemptTimeout: a rotation's one Call waits the ring time between its
+// campaigns, so its attempt needs that much more than the base timeout.
+func TestAttemptTimeout(t *testing.T) {
+	c, err := yemot.New(yemot.Config{Token: "0770000000:pw"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	three := people(3)
+	ring20 := yemot.Settings{Ring: 20 * time.Second}
+	for _, tc := range []struct {
+		name string
+		req  dispatch.Request
+		want time.Duration
+	}{
+		{"rotation, ring set", request(provider.Rotation, three, ring20), 10*time.Second + 40*time.Second},
+		{"rotation, default ring", request(provider.Rotation, three, yemot.Settings{}), 10*time.Second + 60*time.Second},
+		{"rotation of one", request(provider.Rotation, three[:1], ring20), 10 * time.Second},
+		{"broadcast", request(provider.Broadcast, three, ring20), 10 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := c.AttemptTimeout(10*time.Second, tc.req); got != tc.want {
+				t.Errorf("AttemptTimeout = %s, want %s", got, tc.want)
+			}
+		})
 	}
 }

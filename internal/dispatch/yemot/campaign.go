@@ -60,7 +60,7 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 
 // campaign runs one CallExtensionBridging campaign for ts (at most 500) and
 // adds its outcome to res.
-func (c *Client) campaign(ctx context.Context, ts []target, v *dispatch.YemotVia, secs int, res *dispatch.Result) error {
+func (c *Client) campaign(ctx context.Context, ts []target, v Settings, secs int, res *dispatch.Result) error {
 	phones := numbers(ts)
 	var out campaignAnswer
 	err := c.command(ctx, "CallExtensionBridging", func(tok string) any {

@@ -49,8 +49,8 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// Name returns dispatch.Yemot.
-func (c *Client) Name() string { return dispatch.Yemot }
+// Name returns Name.
+func (c *Client) Name() string { return Name }
 
 // StatusError is Yemot's answer when responseStatus is not OK (Yemot answers
 // errors with HTTP 200). It is permanent: Yemot does not say which of its
@@ -119,7 +119,7 @@ func (c *Client) post(ctx context.Context, name string, body, out any) error {
 		return c.scrub(dispatch.Retryable(fmt.Errorf("send %s: %w", name, err), 0))
 	}
 	defer resp.Body.Close()
-	if err := dispatch.CheckResponse(dispatch.Yemot, resp); err != nil {
+	if err := dispatch.CheckResponse(Name, resp); err != nil {
 		return c.scrub(fmt.Errorf("send %s: %w", name, err))
 	}
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))

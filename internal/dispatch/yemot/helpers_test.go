@@ -58,12 +58,12 @@ func people(n int) []provider.Person {
 // national is p<i>'s number as the client sends it.
 func national(i int) string { return fmt.Sprintf("052%07d", 2000000+i) }
 
-func request(strategy provider.Strategy, ps []provider.Person, via dispatch.YemotVia) dispatch.Request {
+func request(strategy provider.Strategy, ps []provider.Person, via yemot.Settings) dispatch.Request {
 	return dispatch.Request{EscalationID: "esc-1", Strategy: strategy, People: ps,
-		Via: dispatch.Via{Provider: dispatch.Yemot, Yemot: &via}}
+		Via: provider.Via{Provider: yemot.Name, Settings: via}}
 }
 
-var via = dispatch.YemotVia{IVRPath: "ivr2:/1/100", CallerID: "0770000000", Ring: 20 * time.Second}
+var via = yemot.Settings{IVRPath: "ivr2:/1/100", CallerID: "0770000000", Ring: 20 * time.Second}
 
 // golden compares got with testdata/name, rewriting it with -update.
 func golden(t *testing.T, name string, got []byte) {

@@ -1,4 +1,4 @@
-package policy
+package yamlx
 
 import (
 	"fmt"
@@ -6,14 +6,14 @@ import (
 	"strings"
 )
 
-// Problem is one thing wrong in a policy file, with where it is.
+// Problem is one thing wrong in a YAML file, with where it is.
 type Problem struct {
-	// File is the file's path as given to Load (or the name given to Parse).
+	// File is the file's path (or the name it was given).
 	File string `json:"file"`
 	// Line and Column locate the offending YAML node, from 1 (0: unknown).
 	Line   int `json:"line,omitempty"`
 	Column int `json:"column,omitempty"`
-	// Path is the YAML path within the policy, e.g. "steps[2].wait".
+	// Path is the YAML path within the document, e.g. "steps[2].wait".
 	Path string `json:"path,omitempty"`
 	// Msg says what is wrong.
 	Msg string `json:"msg"`
@@ -38,8 +38,8 @@ func (p Problem) String() string {
 	return b.String()
 }
 
-// Problems is every problem found in a set of policy files. It is the error
-// Load and Parse return; Error joins the problems one a line.
+// Problems is every problem found in a set of files. As an error, it joins
+// the problems one a line.
 type Problems []Problem
 
 // Error returns the problems, one a line, in file and line order.

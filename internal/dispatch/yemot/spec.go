@@ -1,0 +1,120 @@
+package yemot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/dispatch/yemot/yemotsim"
+	"github.com/escalator-oss/escalator/internal/provider"
+)
+
+// Spec is Yemot's dispatch.Spec.
+type Spec struct{}
+
+// Name implements dispatch.Spec.
+func (Spec) Name() string { return Name }
+
+// Vars implements dispatch.Spec.
+func (Spec) Vars() []dispatch.Var {
+	return []dispatch.Var{
+		{Name: "YEMOT_TOKEN", Secret: true, Help: `"<system number>:<password>" or a session token`},
+		{Name: "YEMOT_USERNAME", Secret: true, Help: "the system number, to log in with YEMOT_PASSWORD instead of a token"},
+		{Name: "YEMOT_PASSWORD", Secret: true, Help: "the system's password, with YEMOT_USERNAME"},
+		{Name: "YEMOT_BASE_URL", Help: "the API root (default " + DefaultBaseURL + ")"},
+		{Name: "YEMOT_CHECK_ANSWERED", Help: "true: ask GetCampaignStatus whether calls were answered (default false)"},
+	}
+}
+
+// Load implements dispatch.Spec.
+func (Spec) Load(getenv func(string) string) (dispatch.Setup, error) {
+	r := dispatch.NewEnvReader(getenv)
+	s := setup{token: r.Secret("YEMOT_TOKEN"), username: r.Secret("YEMOT_USERNAME").Reveal(), password: r.Secret("YEMOT_PASSWORD"),
+		baseURL: r.URL("YEMOT_BASE_URL", DefaultBaseURL), checkAnswered: r.Bool("YEMOT_CHECK_ANSWERED")}
+	if (s.username == "") != (s.password == "") {
+		r.Fail(errors.New("load environment: YEMOT_USERNAME and YEMOT_PASSWORD must be set together"))
+	}
+	return s, r.Err()
+}
+
+// setup is Yemot's configuration on this worker.
+type setup struct {
+	token         dispatch.Secret
+	username      string
+	password      dispatch.Secret
+	baseURL       string
+	checkAnswered bool
+}
+
+func (setup) Name() string        { return Name }
+func (setup) Kind() provider.Kind { return Kind{} }
+func (s setup) Secrets() []string { return nonEmpty(s.token.Reveal(), s.password.Reveal()) }
+func (s setup) Configured() bool {
+	return (s.token != "" || (s.username != "" && s.password != "")) && s.baseURL != ""
+}
+func (s setup) String() string {
+	return fmt.Sprintf("yemot{token=%s username=%s password=%s base_url=%s}", s.token, s.username, s.password, s.baseURL)
+}
+
+// New builds the client: with the token, or logging in with the username
+// and password.
+func (s setup) New(_ context.Context, deps dispatch.Deps) (dispatch.Provider, error) {
+	cfg := Config{BaseURL: s.baseURL, Token: s.token.Reveal(), Logger: deps.Logger, CheckAnswered: s.checkAnswered, HTTPClient: deps.HTTPClient}
+	if cfg.Token == "" {
+		cfg.Username, cfg.Password = s.username, s.password.Reveal()
+	}
+	c, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return c.Provider(), nil
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// AttemptTimeout implements dispatch.AttemptTimer: a rotation waits the
+// ring time between its campaigns inside one Call, so it lasts about
+// (people-1) × ring; cutting it at base would stop it half-way.
+func (c *Client) AttemptTimeout(base time.Duration, req dispatch.Request) time.Duration {
+	if req.Strategy != provider.Rotation || len(req.People) < 2 {
+		return base
+	}
+	ring := defaultRing
+	if v, err := provider.As[Settings](req.Via); err == nil && v.Ring > 0 {
+		ring = v.Ring
+	}
+	return base + time.Duration(len(req.People)-1)*ring
+}
+
+// Simulate implements dispatch.Spec.
+func (Spec) Simulate(opt dispatch.SimOptions) dispatch.Sim {
+	return &Sim{Server: yemotsim.New(yemotsim.Config{Wrap: opt.Wrap})}
+}
+
+// Sim is Yemot's simulator as a dispatch.Sim; its Server is there for tests.
+type Sim struct{ *yemotsim.Server }
+
+// Name implements dispatch.Sim.
+func (*Sim) Name() string { return Name }
+
+// Env implements dispatch.Sim: the simulator can tell whether a call was
+// answered, so answered detection is on.
+func (s *Sim) Env() map[string]string {
+	return map[string]string{"YEMOT_TOKEN": s.Token(), "YEMOT_BASE_URL": s.Server.URL(), "YEMOT_CHECK_ANSWERED": "true"}
+}
+
+// Prepare implements dispatch.Sim: Yemot needs nothing prepared.
+func (*Sim) Prepare(provider.Settings, provider.Step) {}
+
+// GoString is String, so that %#v redacts too.
+func (s setup) GoString() string { return s.String() }
