@@ -31,11 +31,11 @@ func newMetrics(reg prometheus.Registerer) *engineMetrics {
 		}),
 		swept: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "escalator_swept_total",
-			Help: "Entries removed from the escalations bucket past --retention, by kind: escalation (an ended escalation's record) or index (an alert-id index entry).",
+			Help: "Entries removed from the escalations bucket past --escalation-retention, by kind: escalation (an ended escalation's record) or index (an alert-id index entry).",
 		}, []string{"kind"}),
 		lastSweep: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "escalator_sweep_last_success_timestamp_seconds",
-			Help: "When this worker last finished a sweep of ended escalations (0: none yet, or --retention 0).",
+			Help: "When this worker last finished a sweep of ended escalations (0: none yet, or --escalation-retention 0).",
 		}),
 	}
 	if reg != nil {

@@ -180,25 +180,12 @@ func (c *Client) do(ctx context.Context, method, rule, what string, body io.Read
 	}
 	defer resp.Body.Close()
 	if err := dispatch.CheckResponse(Name, resp); err != nil {
-		return nil, c.scrub(err)
+		return nil, dispatch.Scrub(err, c.redact)
 	}
 	// A 2xx means IoTCall accepted the request: a body that cannot be read
 	// to the end must not turn into a retry (which could ring people twice).
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
 	return b, nil
-}
-
-// scrub removes the Auth Code from an error's text (a body excerpt could
-// echo it), keeping whether it is retryable.
-func (c *Client) scrub(err error) error {
-	msg := c.redact(err.Error())
-	if msg == err.Error() {
-		return err
-	}
-	if retry, after := dispatch.IsRetryable(err); retry {
-		return dispatch.Retryable(errors.New(msg), after)
-	}
-	return errors.New(msg)
 }
 
 func reasons(failed []dispatch.PersonFailure) string {
