@@ -21,6 +21,13 @@ import (
 // end batches inside the scan's races).
 var scanBatch = 500
 
+// Scan consumers: the server removes one whose worker died mid-scan after
+// scanIdle; removing it when the scan is done may take scanCleanup.
+const (
+	scanIdle    = time.Minute
+	scanCleanup = 5 * time.Second
+)
+
 // entry is one key's latest record in the escalations bucket, as scanned.
 type entry struct {
 	Key     string
@@ -71,7 +78,7 @@ func (e *Engine) scan(ctx context.Context, pre string, from uint64, fn func(entr
 		DeliverPolicy:     jetstream.DeliverLastPerSubjectPolicy,
 		AckPolicy:         jetstream.AckNonePolicy,
 		MemoryStorage:     true,
-		InactiveThreshold: time.Minute, // removed by the server if this worker dies mid-scan
+		InactiveThreshold: scanIdle, // removed by the server if this worker dies mid-scan
 	}
 	var upTo uint64 // the highest stream sequence delivered
 	if from > 0 {
@@ -82,7 +89,7 @@ func (e *Engine) scan(ctx context.Context, pre string, from uint64, fn func(entr
 		return 0, err
 	}
 	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), scanCleanup)
 		defer cancel()
 		_ = s.DeleteConsumer(dctx, cons.CachedInfo().Name)
 	}()

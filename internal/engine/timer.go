@@ -46,6 +46,9 @@ func (e *Engine) runNow(ctx context.Context, esc *Escalation) error {
 	return nil
 }
 
+// schedulePrecision is the precision of JetStream message schedules.
+const schedulePrecision = time.Second
+
 // schedule sets the escalation's one durable timer for its NextAt, replacing
 // any earlier one: a JetStream message schedule on escalator.timer.<key>
 // that the server publishes to escalator.due.<key> at that time. Schedules
@@ -56,13 +59,13 @@ func (e *Engine) schedule(ctx context.Context, esc *Escalation) error {
 		return nil
 	}
 	data, _ := json.Marshal(wake{Kind: wakeTimer, ID: esc.ID, At: at})
-	fire := at.Truncate(time.Second)
+	fire := at.Truncate(schedulePrecision)
 	if fire.Before(at) {
-		fire = fire.Add(time.Second)
+		fire = fire.Add(schedulePrecision)
 	}
 	tok := token(esc.Key)
 	msg := &nats.Msg{Subject: natsx.TimerSubject(tok), Data: data, Header: nats.Header{}}
-	if !fire.After(e.clk.Now().Add(time.Second)) {
+	if !fire.After(e.clk.Now().Add(schedulePrecision)) {
 		// Due already (or within the schedule's precision): wake now.
 		msg.Subject = natsx.DueSubject(tok)
 	} else {
