@@ -514,25 +514,13 @@ func TestCountActive(t *testing.T) {
 	}
 }
 
-// blocking is a dispatcher that holds its first call until released.
-type blocking struct{ entered, release chan struct{} }
-
-func (b blocking) Dispatch(ctx context.Context, _ dispatch.Request, _ []provider.Via, _ time.Duration, _ func(dispatch.Report)) dispatch.Outcome {
-	close(b.entered)
-	select {
-	case <-b.release:
-	case <-ctx.Done():
-	}
-	return dispatch.Outcome{}
-}
-
 // TestLeaseRenewedWhilePlacing: a worker placing a slow step keeps renewing
 // its lease, so no other worker takes the step over while it lives.
 func TestLeaseRenewedWhilePlacing(t *testing.T) {
 	r := newRig(t)
 	fake := clock.NewFake(time.Date(2026, 11, 23, 3, 0, 0, 0, time.UTC))
 	r.clock = fake
-	b := blocking{entered: make(chan struct{}), release: make(chan struct{})}
+	b := &blockFirst{entered: make(chan struct{}), release: make(chan struct{})}
 	r.startWorker(t, b)
 	defer close(b.release)
 	kv, err := r.js.KeyValue(context.Background(), natsx.BucketEscalations)

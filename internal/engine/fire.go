@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -92,7 +93,7 @@ const (
 // alert is already part of it or this very event started it.
 func join(cur *Escalation, p *policy.Policy, ev alert.Event, id, key string, now, stored time.Time) (*Escalation, int) {
 	if cur != nil && (cur.State.Status == policy.Active || cur.State.Status == policy.Acknowledged) {
-		if contains(cur.Alerts, ev.ID) {
+		if slices.Contains(cur.Alerts, ev.ID) {
 			return nil, howNothing // a redelivery, or a sender repeating a firing alert
 		}
 		cur.Alerts = append(cur.Alerts, ev.ID)

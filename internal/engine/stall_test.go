@@ -174,8 +174,8 @@ func loadOnly(t *testing.T, e *Engine) *Escalation {
 	return esc
 }
 
-// blockFirst holds its first call until released, and passes the others
-// on to next.
+// blockFirst holds its first call until released, and passes every call
+// on to next (nil: places nothing).
 type blockFirst struct {
 	entered, release chan struct{}
 	next             Dispatcher
@@ -185,13 +185,15 @@ type blockFirst struct {
 func (b *blockFirst) Dispatch(ctx context.Context, req dispatch.Request, chain []provider.Via, wait time.Duration, report func(dispatch.Report)) dispatch.Outcome {
 	first := false
 	b.once.Do(func() { first = true })
-	if !first {
-		return b.next.Dispatch(ctx, req, chain, wait, report)
+	if first {
+		close(b.entered)
+		select {
+		case <-b.release:
+		case <-ctx.Done():
+		}
 	}
-	close(b.entered)
-	select {
-	case <-b.release:
-	case <-ctx.Done():
+	if b.next == nil {
+		return dispatch.Outcome{}
 	}
 	return b.next.Dispatch(ctx, req, chain, wait, report)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,10 +30,10 @@ func (e *Engine) stop(ctx context.Context, d consumer.Delivery, kind policy.Inpu
 	stopped := false
 	s, err := e.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
 		stopped = false
-		if cur == nil || (!contains(cur.Alerts, ev.ID) && cur.AlertID != ev.ID) {
+		if cur == nil || (!slices.Contains(cur.Alerts, ev.ID) && cur.AlertID != ev.ID) {
 			return nil, nil
 		}
-		if kind == policy.Resolve && len(cur.Alerts) > 1 && contains(cur.Alerts, ev.ID) {
+		if kind == policy.Resolve && len(cur.Alerts) > 1 && slices.Contains(cur.Alerts, ev.ID) {
 			// Other alerts of the group still fire: only this one leaves.
 			cur.Alerts = remove(cur.Alerts, ev.ID)
 			return cur, nil

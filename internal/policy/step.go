@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/escalator-oss/escalator/internal/provider"
@@ -125,7 +126,7 @@ func stepTargets(nt Notify, p *Policy) []string {
 		}
 		var out []string
 		for _, name := range p.Roster.People {
-			if !contains(out, name) {
+			if !slices.Contains(out, name) {
 				out = append(out, name)
 			}
 		}
@@ -189,7 +190,7 @@ func everyone(nt Notify, targets []string, p *Policy) []string {
 	out := append([]string(nil), targets...)
 	if nt.Kind != NotifyPeople && p.Roster != nil {
 		for _, o := range p.Roster.Overrides {
-			if o.Person != "" && !contains(out, o.Person) {
+			if o.Person != "" && !slices.Contains(out, o.Person) {
 				out = append(out, o.Person)
 			}
 		}

@@ -6,6 +6,7 @@ package yamlx
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -87,7 +88,7 @@ func (d *Decoder) Fields(n *yaml.Node, path string, known ...string) (vals, keys
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := Resolve(n.Content[i]), Resolve(n.Content[i+1])
 		name := k.Value
-		if !contains(known, name) {
+		if !slices.Contains(known, name) {
 			d.Add(k, Join(path, name), "unknown key (known keys: %s)", strings.Join(known, ", "))
 			continue
 		}
@@ -228,13 +229,4 @@ func (d *Decoder) StringsEach(n *yaml.Node, path string, check func(n *yaml.Node
 		}
 	}
 	return out
-}
-
-func contains[T comparable](list []T, v T) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
