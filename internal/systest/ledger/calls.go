@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -87,9 +88,14 @@ func (rec *Recorder) Calls() []Call {
 func (rec *Recorder) Front(provider, via string, next http.Handler, accepted func(Call) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// The answer is held back until the call is recorded, so that no
-		// worker can act on a call the ledger has not seen.
+		// worker can act on a call the ledger has not seen. The simulator's
+		// answer is awaited even when the worker has gone (killed in the
+		// middle of its request): the simulator may have placed the call all
+		// the same, and the front must see what the simulator did.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
+		defer cancel()
 		resp := httptest.NewRecorder()
-		next.ServeHTTP(resp, r)
+		next.ServeHTTP(resp, r.WithContext(ctx))
 		if ref, ok := isCall(provider, r, resp.Code, resp.Body.Bytes()); ok {
 			c := Call{Provider: provider, Ref: ref, At: time.Now(), Via: via, Step: -1, Loop: LoopUnknown}
 			if esc, err := url.PathUnescape(r.Header.Get(HeaderEscalation)); err == nil && esc != "" {

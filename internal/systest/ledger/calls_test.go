@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -8,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/escalator-oss/escalator/internal/dispatch/ccai/ccaisim"
 	"github.com/escalator-oss/escalator/internal/dispatch/iotcall/iotcallsim"
@@ -92,6 +94,38 @@ func TestFrontRecordsWhatTheSimulatorsRecord(t *testing.T) {
 	if _, err := send("POST", ymURL+"/ym/api/CallExtensionBridging", form, campaign, "esc/2", 0, nil); err == nil {
 		t.Fatal("yemot campaign of the dying worker: answered, want the connection cut")
 	}
+	// A worker that gives up (or dies) while the simulator is still placing
+	// its call: the front waits for the simulator and records the call.
+	arrived, release, recorded := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	slowURL := serve(Yemot, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(arrived)
+		<-release
+		proxy(ym.URL()).ServeHTTP(w, r)
+	}), func(Call) bool { close(recorded); return true })
+	ctx, giveUp := context.WithCancel(context.Background())
+	gone := make(chan error, 1)
+	go func() {
+		r, _ := http.NewRequestWithContext(ctx, "POST", slowURL+"/ym/api/CallExtensionBridging", strings.NewReader(campaign))
+		r.Header.Set("Content-Type", form)
+		r.Header.Set(HeaderEscalation, "esc-3")
+		resp, err := http.DefaultClient.Do(r)
+		if err == nil {
+			resp.Body.Close()
+		}
+		gone <- err
+	}()
+	<-arrived
+	giveUp()
+	if err := <-gone; err == nil {
+		t.Fatal("the worker that gave up got an answer")
+	}
+	close(release)
+	select {
+	case <-recorded:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the front did not record the call of a worker that gave up")
+	}
+
 	ym.AnswerNext(1, "ERROR", "no units left")
 	if code, err := send("POST", ymURL+"/ym/api/CallExtensionBridging", form, campaign, "esc-1", 0, nil); err != nil || code != 200 {
 		t.Fatalf("yemot campaign answered ERROR: %d %v", code, err)
@@ -127,18 +161,18 @@ func TestFrontRecordsWhatTheSimulatorsRecord(t *testing.T) {
 		got = append(got, c.Provider+" "+c.Ref+" "+c.Escalation+" "+strconv.Itoa(c.Step))
 	}
 	campaigns, ccCalls := ym.Campaigns(), cc.Calls()
-	if len(iot.Calls()) != 1 || len(campaigns) != 2 || len(ccCalls) != 1 {
-		t.Fatalf("the simulators recorded %d, %d, %d calls; want 1, 2, 1", len(iot.Calls()), len(campaigns), len(ccCalls))
+	if len(iot.Calls()) != 1 || len(campaigns) != 3 || len(ccCalls) != 1 {
+		t.Fatalf("the simulators recorded %d, %d, %d calls; want 1, 3, 1", len(iot.Calls()), len(campaigns), len(ccCalls))
 	}
 	want := []string{"iotcall r1 esc-1 1", "yemot " + campaigns[0].ID + " esc-1 0", "yemot " + campaigns[1].ID + " esc/2 0",
-		"ccai " + strconv.Itoa(ccCalls[0].ID) + "  -1"}
+		"yemot " + campaigns[2].ID + " esc-3 -1", "ccai " + strconv.Itoa(ccCalls[0].ID) + "  -1"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("the fronts recorded\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	if cut != 1 {
 		t.Errorf("the dying worker's hook ran %d times, want 1", cut)
 	}
-	if calls[3].Loop != LoopUnknown {
+	if calls[4].Loop != LoopUnknown {
 		t.Errorf("untagged call's loop %d, want LoopUnknown", calls[3].Loop)
 	}
 }
