@@ -130,8 +130,10 @@ func (c Config) Validate() error {
 
 func (c Config) storeDir() string { return filepath.Join(c.DataDir, "jetstream") }
 
-// NewLogger builds the process logger: format "json" (default) or "console",
-// level debug, info, warn or error.
+// NewLogger builds the process logger, writing to stderr: format "json"
+// (default) or "console", level debug, info, warn or error. Stack traces
+// go only with DPanic and above, which are bugs: an error logged for an
+// operator (a configuration problem, a part that failed) is its message.
 func NewLogger(format, level string) (*zap.Logger, error) {
 	var lvl zapcore.Level
 	if err := lvl.UnmarshalText([]byte(strings.ToLower(level))); err != nil {
@@ -145,10 +147,12 @@ func NewLogger(format, level string) (*zap.Logger, error) {
 		cfg.EncoderConfig.EncodeTime = zapcore.RFC3339NanoTimeEncoder
 	case "console":
 		cfg = zap.NewDevelopmentConfig()
-		cfg.DisableStacktrace = true
 	default:
 		return nil, fmt.Errorf("log format %q: want json or console", format)
 	}
 	cfg.Level = zap.NewAtomicLevelAt(lvl)
-	return cfg.Build()
+	// The configs' own stack traces start at error (production) or warn
+	// (development); this one at DPanic.
+	cfg.DisableStacktrace = true
+	return cfg.Build(zap.AddStacktrace(zapcore.DPanicLevel))
 }
