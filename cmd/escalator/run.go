@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 
+	"go.uber.org/zap"
+
 	"github.com/escalator-oss/escalator/internal/app"
 )
 
@@ -110,7 +112,10 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return 2
 	}
 	if err := a.Run(ctx); err != nil {
-		log.Error("escalator stopped with an error: " + err.Error())
+		log.Error("escalator stopped with an error", zap.Error(err))
+		// The reason again, last and plain, for whoever reads the terminal
+		// or the journal rather than the structured log.
+		fmt.Fprintf(stderr, "escalator run: %v\n", err)
 		return 1
 	}
 	return 0

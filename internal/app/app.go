@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"go.uber.org/zap"
@@ -34,9 +38,12 @@ type App struct {
 	ready    atomic.Bool
 	started  chan struct{}
 	httpAddr string
-	natsURL  string
-	nc       *nats.Conn
-	js       jetstream.JetStream
+	// httpLn is the HTTP listener once bound (a test closes it to make the
+	// server fail).
+	httpLn  net.Listener
+	natsURL string
+	nc      *nats.Conn
+	js      jetstream.JetStream
 	// handler receives accepted alerts: the engine, unless a test set one.
 	handler consumer.Handler
 	sims    *Sims
@@ -72,13 +79,27 @@ func (a *App) Conn() *nats.Conn { return a.nc }
 // otherwise), once started.
 func (a *App) Sims() *Sims { return a.sims }
 
-// Run runs the worker until ctx is done, then shuts down in order: stop taking
-// alerts over HTTP, let the consumer finish or hand back what is in flight,
+// Run runs the worker until ctx is done or one of its parts fails, then
+// shuts down in order: stop taking alerts over HTTP, let the consumers
+// finish or hand back what is in flight, stop the engine's background work,
 // drain and close the NATS connection, stop the embedded server. It returns
-// nil after a clean shutdown, or the error that stopped it.
+// nil after a clean shutdown on ctx, or the error that stopped the worker:
+// a part that could not start, or the first part to fail while running. It
+// returns only once everything it started has stopped.
 func (a *App) Run(ctx context.Context) (err error) {
 	log := a.log.With(zap.String("component", "app"))
-	// The providers first: the policies are checked against them.
+	// The HTTP port first: a port in use ends Run at once, before anything
+	// else has started.
+	var ln net.Listener
+	if a.cfg.HTTPAddr != "" {
+		if ln, err = listenHTTP(a.cfg.HTTPAddr); err != nil {
+			return err
+		}
+		// For the returns before the server owns it; closing twice is harmless.
+		defer ln.Close()
+		a.httpLn, a.httpAddr = ln, ln.Addr().String()
+	}
+	// The providers next: the policies are checked against them.
 	setups, store, err := a.providers(log)
 	if a.sims != nil {
 		defer a.sims.Close()
@@ -86,18 +107,22 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+
+	// Each stop below runs once: explicitly, in order, after a run; from the
+	// defers, for a return on the way up.
+	stopServer := func() {}
 	var srv *server.Server
 	if a.cfg.NATSURL == "" {
 		srv, err = natsx.StartEmbedded(natsx.EmbeddedConfig{StoreDir: a.cfg.storeDir(), Listen: a.cfg.NATSListen}, a.log)
 		if err != nil {
 			return err
 		}
-		// Last to stop: everything above still needs it while shutting down.
-		defer func() {
+		stopServer = sync.OnceFunc(func() {
 			srv.Shutdown()
 			srv.WaitForShutdown()
 			log.Info("embedded nats-server stopped")
-		}()
+		})
+		defer stopServer()
 		a.natsURL = srv.ClientURL()
 		log.Info("embedded nats-server started", zap.String("store", a.cfg.storeDir()), zap.String("listen", a.cfg.NATSListen))
 	} else {
@@ -112,12 +137,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 		return err
 	}
 	a.nc = nc
-	defer func() {
-		if err := nc.Drain(); err != nil {
-			nc.Close()
-		}
-		log.Info("nats connection closed")
-	}()
+	closeNATS := sync.OnceFunc(func() { closeConn(nc, log) })
+	defer closeNATS()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return fmt.Errorf("jetstream: %w", err)
@@ -136,6 +157,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err := a.startEngine(ctx, js, setups, store); err != nil {
 		return err
 	}
+	closeEngine := sync.OnceFunc(a.eng.Close)
+	defer closeEngine()
 	handler := a.handler
 	if handler == nil {
 		handler = a.eng
@@ -147,90 +170,132 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-
-	var httpSrv *http.Server
-	if a.cfg.HTTPAddr != "" {
-		in, err := intake.New(intake.Config{Publisher: intake.JetStreamPublisher{JS: js}, Token: a.cfg.HTTPToken,
-			MaxEventSize: a.cfg.MaxAlertSize, Logger: a.log, Metrics: m})
-		if err != nil {
-			return err
-		}
-		ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
-		if err != nil {
-			return fmt.Errorf("listen http: %w", err)
-		}
-		a.httpAddr = ln.Addr().String()
-		v1, err := api.New(api.Config{Escalations: a.eng, Token: a.cfg.HTTPToken, Logger: a.log})
-		if err != nil {
-			return err
-		}
-		httpSrv = newHTTPServer(a.routes(in, v1))
-		go func() {
-			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				log.Error("http server", zap.Error(err))
-			}
-		}()
-		log.Info("http server listening", zap.String("addr", a.httpAddr))
-	}
-
 	timers, err := consumer.NewWakeups(consumer.WakeupsConfig{JS: js, Handler: a.eng, Topology: topo, Workers: a.cfg.Workers,
 		Grace: a.cfg.ShutdownGrace, Logger: a.log})
 	if err != nil {
 		return err
 	}
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	a.watchPolicies(watchCtx, store)
-	go a.eng.ReportActive(watchCtx, a.reg, activeCountInterval)
-	if a.cfg.EscalationRetention > 0 {
-		go a.eng.RunSweeper(watchCtx, a.cfg.EscalationRetention, sweepInterval)
+	var httpSrv *http.Server
+	if ln != nil {
+		in, err := intake.New(intake.Config{Publisher: intake.JetStreamPublisher{JS: js}, Token: a.cfg.HTTPToken,
+			MaxEventSize: a.cfg.MaxAlertSize, Logger: a.log, Metrics: m})
+		if err != nil {
+			return err
+		}
+		v1, err := api.New(api.Config{Escalations: a.eng, Token: a.cfg.HTTPToken, Logger: a.log})
+		if err != nil {
+			return err
+		}
+		httpSrv = newHTTPServer(a.routes(in, v1))
 	}
+	// Registered before the worker is ready: SIGHUP's default action would
+	// end the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 
-	consCtx, stopCons := context.WithCancel(context.WithoutCancel(ctx))
-	var wg sync.WaitGroup
-	consErr := make(chan error, 2)
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		if err := cons.Run(consCtx); err != nil {
-			consErr <- fmt.Errorf("alert consumer: %w", err)
+	// The parts, as actors (actors.go): the first to return stops them all,
+	// in the order they are added here, each interrupt waiting until what it
+	// stops has stopped.
+	var g run.Group
+	notReady := func() { a.ready.Store(false) }
+	// The caller: ctx ending (SIGINT, SIGTERM) is a clean stop. Whichever
+	// part ended first, this interrupt is the first called: the worker is
+	// not ready from then on (/readyz answers 503).
+	runCtx, endRun := context.WithCancel(ctx)
+	defer endRun()
+	g.Add(func() error {
+		<-runCtx.Done()
+		return nil
+	}, func(err error) {
+		notReady()
+		if err != nil {
+			log.Error("a part of the worker failed; stopping", zap.Error(err))
+		} else {
+			log.Info("shutting down")
 		}
-	}()
-	go func() {
-		defer wg.Done()
-		if err := timers.Run(consCtx); err != nil {
-			consErr <- fmt.Errorf("timer consumer: %w", err)
-		}
-	}()
+		endRun()
+	})
+	// 1. Stop taking alerts over HTTP: no new connections; requests under
+	// way get ShutdownGrace to finish, then their connections are closed.
+	if httpSrv != nil {
+		g.Add(func() error {
+			err := httpSrv.Serve(ln)
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil // Shutdown: asked to stop
+			}
+			notReady()
+			return fmt.Errorf("http server on %s: %w", a.httpAddr, err)
+		}, func(error) {
+			sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
+			defer cancel()
+			if err := httpSrv.Shutdown(sctx); err != nil {
+				log.Warn("http shutdown: closing the requests still under way", zap.Error(err))
+				_ = httpSrv.Close()
+			}
+		})
+		log.Info("http server listening", zap.String("addr", a.httpAddr))
+	}
+	// 2. The consumers finish what is in flight within ShutdownGrace or hand
+	// it back (Nak) for another worker or the next start.
+	consumers := newStage(ctx, "consumers", a.log, notReady)
+	consumers.add(&g, "alert consumer", cons.Run)
+	consumers.add(&g, "timer consumer", timers.Run)
+	// 3. The engine's background work: the active count, the sweep, the
+	// policy reloads.
+	background := newStage(ctx, "background", a.log, notReady)
+	background.add(&g, "active count", func(ctx context.Context) error {
+		a.eng.ReportActive(ctx, a.reg, activeCountInterval)
+		return nil
+	})
+	if a.cfg.EscalationRetention > 0 {
+		background.add(&g, "sweeper", func(ctx context.Context) error {
+			a.eng.RunSweeper(ctx, a.cfg.EscalationRetention, sweepInterval)
+			return nil
+		})
+	}
+	background.add(&g, "policy reload on SIGHUP", func(ctx context.Context) error { return a.reloadOnHUP(ctx, store, hup) })
+	background.add(&g, "policy watch", func(ctx context.Context) error { return a.watchPolicyFiles(ctx, store) })
+
 	a.ready.Store(true)
 	close(a.started)
 	log.Info("escalator ready")
+	err = g.Run()
+	// Every part has returned. Then, in order:
+	// 3 (end). The engine's answer polls (in memory; people's acks remain).
+	closeEngine()
+	// 4. NATS drains: what is buffered is published, then the connection closes.
+	closeNATS()
+	// 5. The embedded server stops, last: everything above needed it.
+	stopServer()
+	return err
+}
 
-	var runErr error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case runErr = <-consErr:
-		log.Error("consumer stopped", zap.Error(runErr))
-	}
-	a.ready.Store(false)
-	// 1. Stop taking new alerts over HTTP; requests under way may finish.
-	if httpSrv != nil {
-		sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownGrace)
-		if err := httpSrv.Shutdown(sctx); err != nil {
-			log.Warn("http shutdown", zap.Error(err))
+// closeConn drains nc and waits until it is closed (at most its drain
+// timeout and a little more). Safe on a closed connection.
+func closeConn(nc *nats.Conn, log *zap.Logger) {
+	closed := make(chan struct{})
+	var once sync.Once
+	prev := nc.ClosedHandler()
+	nc.SetClosedHandler(func(c *nats.Conn) {
+		if prev != nil {
+			prev(c)
 		}
-		cancel()
+		once.Do(func() { close(closed) })
+	})
+	if nc.IsClosed() {
+		return
 	}
-	// 2. The consumers finish or hand back (Nak) what is in flight.
-	stopCons()
-	wg.Wait()
-	// The engine's answer polls are in memory; people's acks remain.
-	if a.eng != nil {
-		a.eng.Close()
+	if err := nc.Drain(); err != nil {
+		nc.Close()
 	}
-	// 3 and 4 (deferred): drain NATS, then stop the embedded server.
-	return runErr
+	select {
+	case <-closed:
+		log.Info("nats connection closed")
+	case <-time.After(nc.Opts.DrainTimeout + 5*time.Second):
+		nc.Close()
+		log.Warn("nats connection not closed after its drain timeout; closed")
+	}
 }
 
 // activeCountInterval is how often the active escalations are counted for

@@ -1,11 +1,40 @@
 package app
 
 import (
+	"errors"
+	"fmt"
+	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
+
+// listenHTTP takes the HTTP server's address. Its error is one line that
+// names the address and the reason: "listen http 127.0.0.1:8080: address
+// already in use".
+func listenHTTP(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen http %s: %w", addr, listenCause(err))
+	}
+	return ln, nil
+}
+
+// listenCause is the reason of a net.Listen error, without the operation
+// and address it repeats ("listen tcp 127.0.0.1:8080: bind: ").
+func listenCause(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		err = op.Err
+	}
+	var sys *os.SyscallError
+	if errors.As(err, &sys) && sys.Err != nil {
+		err = sys.Err
+	}
+	return err
+}
 
 // newHTTPServer returns the server with timeouts that a slow or hostile
 // client cannot hold open.

@@ -2,11 +2,8 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -39,27 +36,26 @@ func (a *App) loadPolicies(opt policy.Options) (*policystore.Store, error) {
 	return store, nil
 }
 
-// watchPolicies reloads the policies when their files change and on SIGHUP,
-// until ctx ends. A failed reload keeps the previous policies in force.
-func (a *App) watchPolicies(ctx context.Context, store *policystore.Store) {
+// reloadOnHUP reloads the policies on every signal from hup until ctx
+// ends. hup is registered for SIGHUP before the worker is ready (so that a
+// SIGHUP early at start reloads, not ends the process) and stopped by Run.
+// A failed reload is logged by the store and keeps the previous policies in
+// force.
+func (a *App) reloadOnHUP(ctx context.Context, store *policystore.Store, hup <-chan os.Signal) error {
 	log := a.log.With(zap.String("component", "app"))
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				log.Info("SIGHUP: reloading policies")
-				_ = store.Reload() // problems are logged by the store
-			}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-hup:
+			log.Info("SIGHUP: reloading policies")
+			_ = store.Reload() // problems are logged by the store
 		}
-	}()
-	go func() {
-		if err := store.Watch(ctx, policyWatchInterval); err != nil && !errors.Is(err, context.Canceled) {
-			log.Warn("policy watch stopped", zap.Error(err))
-		}
-	}()
+	}
+}
+
+// watchPolicyFiles reloads the policies when their files change, until ctx
+// ends. A failed reload keeps the previous policies in force.
+func (a *App) watchPolicyFiles(ctx context.Context, store *policystore.Store) error {
+	return store.Watch(ctx, policyWatchInterval)
 }
