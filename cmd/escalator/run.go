@@ -26,9 +26,14 @@ NATS cluster instead (use --replicas 3 there).
 Every flag can also be set by the environment variable shown in brackets;
 a flag on the command line wins. Prefer variables for secrets.
 
+With --http-token set, every HTTP path but /healthz, /readyz and /metrics
+requires it. An --http-addr beyond loopback (":8080" and "0.0.0.0:8080"
+listen on every interface) without a token is refused at start, unless
+--http-insecure-no-token says an open API is meant.
+
 Examples:
   escalator run
-  escalator run --log-format console --http-addr :8080
+  ESCALATOR_HTTP_TOKEN=... escalator run --log-format console --http-addr :8080
   ESCALATOR_NATS_URL=nats://nats:4222 escalator run --replicas 3
   escalator run --simulate-providers --policies ./my-policies
 
@@ -58,7 +63,10 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.StringVar(&cfg.NATSTLSKey, "nats-tls-key", "", "client key `file` for NATS mutual TLS")
 	fs.IntVar(&cfg.Replicas, "replicas", cfg.Replicas, "replicas of streams and buckets: 1 on one server, 3 on a cluster")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "address of the HTTP server (intake, /healthz, /readyz, /metrics); \"\" for none")
-	fs.StringVar(&cfg.HTTPToken, "http-token", "", "bearer token the HTTP intake requires (none: no auth; keep it on loopback then)")
+	fs.StringVar(&cfg.HTTPToken, "http-token", "", "bearer token every HTTP path but /healthz, /readyz and /metrics requires;\n"+
+		"needed to listen beyond loopback (prefer ESCALATOR_HTTP_TOKEN)")
+	fs.BoolVar(&cfg.HTTPInsecureNoToken, "http-insecure-no-token", false, "INSECURE: let --http-addr listen beyond loopback without --http-token,\n"+
+		"so that anyone who can reach it reads escalations (names, phone numbers) and posts alerts")
 	fs.StringVar(&cfg.Policies, "policies", cfg.Policies, "policy `dir`ectory or file")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "alerts processed at once")
 	fs.IntVar(&cfg.MaxAlertSize, "max-alert-size", cfg.MaxAlertSize, "largest alert event accepted, in `bytes`")
@@ -76,7 +84,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		"nats-password": "ESCALATOR_NATS_PASSWORD", "nats-token": "ESCALATOR_NATS_TOKEN",
 		"nats-tls-ca": "ESCALATOR_NATS_TLS_CA", "nats-tls-cert": "ESCALATOR_NATS_TLS_CERT", "nats-tls-key": "ESCALATOR_NATS_TLS_KEY",
 		"replicas": "ESCALATOR_REPLICAS", "http-addr": "ESCALATOR_HTTP_ADDR", "http-token": "ESCALATOR_HTTP_TOKEN",
-		"policies": "ESCALATOR_POLICIES", "workers": "ESCALATOR_WORKERS", "max-alert-size": "ESCALATOR_MAX_ALERT_SIZE",
+		"http-insecure-no-token": "ESCALATOR_HTTP_INSECURE_NO_TOKEN", "policies": "ESCALATOR_POLICIES",
+		"workers": "ESCALATOR_WORKERS", "max-alert-size": "ESCALATOR_MAX_ALERT_SIZE",
 		"duplicate-window": "ESCALATOR_DUPLICATE_WINDOW", "shutdown-grace": "ESCALATOR_SHUTDOWN_GRACE",
 		"escalation-retention": "ESCALATOR_ESCALATION_RETENTION", "simulate-providers": "ESCALATOR_SIMULATE_PROVIDERS",
 		"max-calls-per-person": "ESCALATOR_MAX_CALLS_PER_PERSON", "log-format": "ESCALATOR_LOG_FORMAT",

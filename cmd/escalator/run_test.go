@@ -60,3 +60,55 @@ func TestRunPortTakenExits(t *testing.T) {
 		t.Errorf("NATS was started before the HTTP port was taken (store: %v)", err)
 	}
 }
+
+// TestRunRefusesOpenHTTP: an HTTP address beyond loopback without a token
+// stops `escalator run` before it starts, with what to do; the token or
+// --http-insecure-no-token (the flag or its variable) lets it through.
+func TestRunRefusesOpenHTTP(t *testing.T) {
+	const refused = `--http-addr ":8080" listens beyond loopback`
+	tests := []struct {
+		name string
+		args []string
+		env  map[string]string
+		// refused: the open API is what stops it. The others carry a
+		// wrong --replicas, so that what gets past the HTTP check stops
+		// there without starting anything.
+		refused bool
+	}{
+		{"flag", []string{"--http-addr", ":8080"}, nil, true},
+		{"variable", nil, map[string]string{"ESCALATOR_HTTP_ADDR": ":8080"}, true},
+		{"token from the variable", []string{"--http-addr", ":8080", "--replicas", "9"},
+			map[string]string{"ESCALATOR_HTTP_TOKEN": "t0ken"}, false},
+		{"insecure flag", []string{"--http-addr", ":8080", "--http-insecure-no-token", "--replicas", "9"}, nil, false},
+		{"insecure variable", []string{"--http-addr", ":8080", "--replicas", "9"},
+			map[string]string{"ESCALATOR_HTTP_INSECURE_NO_TOKEN": "true"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			code := run(context.Background(), append([]string{"run"}, tt.args...), &out, &errb, func(k string) string { return tt.env[k] })
+			if code != 2 {
+				t.Fatalf("exit %d, want 2: %s", code, errb.String())
+			}
+			got := errb.String()
+			if tt.refused {
+				for _, want := range []string{refused, "--http-token", "ESCALATOR_HTTP_TOKEN", "--http-insecure-no-token"} {
+					if !strings.Contains(got, want) {
+						t.Errorf("stderr lacks %q: %s", want, got)
+					}
+				}
+				return
+			}
+			if strings.Contains(got, refused) || !strings.Contains(got, "--replicas must be 1 to 5") {
+				t.Errorf("stderr %q: want only the --replicas problem", got)
+			}
+		})
+	}
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"run", "--help"}, &out, &errb, func(string) string { return "" }); code != 0 {
+		t.Fatalf("run --help: exit %d", code)
+	}
+	if !strings.Contains(out.String(), "--http-insecure-no-token") || !strings.Contains(out.String(), "[$ESCALATOR_HTTP_INSECURE_NO_TOKEN]") {
+		t.Errorf("run --help does not show --http-insecure-no-token and its variable:\n%s", out.String())
+	}
+}

@@ -98,6 +98,10 @@ func (a *App) Run(ctx context.Context) (err error) {
 		// For the returns before the server owns it; closing twice is harmless.
 		defer ln.Close()
 		a.httpLn, a.httpAddr = ln, ln.Addr().String()
+		if a.cfg.HTTPToken == "" && !loopbackOnly(a.cfg.HTTPAddr) {
+			log.Warn("HTTP API OPEN TO THE NETWORK: no --http-token, and --http-insecure-no-token accepts that; "+
+				"anyone who can reach it can read escalations (names, phone numbers) and post alerts", zap.String("addr", a.httpAddr))
+		}
 	}
 	// The providers next: the policies are checked against them.
 	setups, store, err := a.providers(log)

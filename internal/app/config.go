@@ -6,6 +6,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -37,8 +38,13 @@ type Config struct {
 	Replicas int
 	// HTTPAddr is the HTTP server's address (empty: no HTTP server).
 	HTTPAddr string
-	// HTTPToken, when set, is required by the intake endpoints.
+	// HTTPToken, when set, is required on every HTTP path but /healthz,
+	// /readyz and /metrics.
 	HTTPToken string
+	// HTTPInsecureNoToken lets HTTPAddr listen beyond loopback without
+	// HTTPToken: the API and the intake are then open to whoever can reach
+	// them. Without it, Validate refuses that.
+	HTTPInsecureNoToken bool
 	// Policies is the policy directory or file.
 	Policies string
 
@@ -122,10 +128,35 @@ func (c Config) Validate() error {
 	if c.Policies == "" {
 		errs = append(errs, errors.New("--policies is required: the worker does not run without policies"))
 	}
+	if c.HTTPAddr != "" {
+		if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+			errs = append(errs, fmt.Errorf("--http-addr %q: want host:port, e.g. 127.0.0.1:8080: %v", c.HTTPAddr, err))
+		} else if c.HTTPToken == "" && !c.HTTPInsecureNoToken && !loopbackOnly(c.HTTPAddr) {
+			errs = append(errs, fmt.Errorf("--http-addr %q listens beyond loopback and there is no token: anyone who can reach it "+
+				"could read escalations (names and phone numbers) and post alerts. Set --http-token (better: ESCALATOR_HTTP_TOKEN), "+
+				"or pass --http-insecure-no-token to accept an open API", c.HTTPAddr))
+		}
+	}
 	if c.NATSURL == "" && (c.NATSCreds != "" || c.NATSNKey != "" || c.NATSUser != "" || c.NATSToken != "") {
 		errs = append(errs, errors.New("NATS client credentials need --nats-url (the embedded server has no auth)"))
 	}
 	return errors.Join(errs...)
+}
+
+// loopbackOnly reports whether the host:port addr listens on loopback only:
+// localhost or a loopback IP (127.0.0.0/8, ::1). An empty host (":8080"),
+// 0.0.0.0 and :: listen on every interface; any other name may resolve to
+// anything.
+func loopbackOnly(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 func (c Config) storeDir() string { return filepath.Join(c.DataDir, "jetstream") }

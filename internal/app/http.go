@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/escalator-oss/escalator/internal/httpauth"
 )
 
 // listenHTTP takes the HTTP server's address. Its error is one line that
@@ -52,9 +54,16 @@ func newHTTPServer(h http.Handler) *http.Server {
 // registrar adds its paths to a mux (the intake, the API).
 type registrar interface{ Register(*http.ServeMux) }
 
-// routes is every HTTP path the worker serves: the health and metrics
-// paths, open to all, and those of parts.
+// routes is every HTTP path the worker serves: /healthz, /readyz and
+// /metrics, open to all, and those of parts. Every other path, known or
+// not, requires the --http-token when one is set, whatever the part itself
+// checks: the API lists people and their phone numbers, and a path added
+// later is guarded before anyone has to remember it.
 func (a *App) routes(parts ...registrar) http.Handler {
+	guarded := http.NewServeMux()
+	for _, p := range parts {
+		p.Register(guarded)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -64,14 +73,12 @@ func (a *App) routes(parts ...registrar) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		if !a.isReady() {
 			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("not ready: NATS disconnected or streams not ready\n"))
+			_, _ = w.Write([]byte("not ready: starting or stopping, NATS disconnected, or a part of the worker failed\n"))
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
-	for _, p := range parts {
-		p.Register(mux)
-	}
+	mux.Handle("/", httpauth.Token(a.cfg.HTTPToken).Require(guarded))
 	return mux
 }
