@@ -196,13 +196,25 @@ func (p *pool) run(ctx context.Context, cons jetstream.Consumer, route func(jets
 		}(queues[i])
 	}
 
+	// fatal is why the fetcher stopped on its own: the consumer was deleted,
+	// or the server refused the pull. Retrying would never get a message;
+	// Run returns it, so the worker stops and its supervisor restarts it
+	// (which creates the consumer again).
+	var fatal error
 	fetchDone := make(chan struct{})
 	go func() {
 		defer close(fetchDone)
 		for {
 			msg, err := it.Next()
 			if err != nil {
+				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrBadRequest) {
+					fatal = fmt.Errorf("pull messages: %w", err)
+					return
+				}
 				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					if ctx.Err() == nil {
+						fatal = errors.New("pull messages: the consumer's iterator closed")
+					}
 					return
 				}
 				p.log.Warn("pull", zap.Error(err))
@@ -217,7 +229,11 @@ func (p *pool) run(ctx context.Context, cons jetstream.Consumer, route func(jets
 		}
 	}()
 
-	<-ctx.Done()
+	select {
+	case <-ctx.Done():
+	case <-fetchDone:
+		p.log.Error("pulling stopped: the worker stops", zap.Error(fatal))
+	}
 	p.stopping.Store(true)
 	it.Drain() // buffered messages still come out of Next, and are handed back
 	timer := time.NewTimer(p.grace)
@@ -241,7 +257,7 @@ func (p *pool) run(ctx context.Context, cons jetstream.Consumer, route func(jets
 	go func() { wg.Wait(); close(finished) }()
 	if expired {
 		<-finished
-		return nil
+		return fatal
 	}
 	select {
 	case <-finished:
@@ -250,7 +266,7 @@ func (p *pool) run(ctx context.Context, cons jetstream.Consumer, route func(jets
 		hcancel()
 		<-finished
 	}
-	return nil
+	return fatal
 }
 
 func shard(key string, n int) int {

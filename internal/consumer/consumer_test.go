@@ -292,3 +292,24 @@ func TestShutdownBoundedByGrace(t *testing.T) {
 		t.Fatal("Run did not return after the grace period: a stuck handler holds the shutdown")
 	}
 }
+
+// TestDeletedConsumerStopsRun: a consumer deleted under a running worker
+// (`nats consumer rm`) ends Run with the reason, instead of a worker that
+// looks alive and takes nothing.
+func TestDeletedConsumerStopsRun(t *testing.T) {
+	h := start(t, natsx.Topology{})
+	h.publish(t, "alerts.test", `{"id":"a1","status":"firing"}`)
+	h.next(t) // running
+	if err := h.js.DeleteConsumer(context.Background(), natsx.StreamAlerts, natsx.ConsumerAlerts); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-h.stopped:
+		h.stopped <- err // for the cleanup
+		if err == nil || !strings.Contains(err.Error(), "consumer deleted") {
+			t.Fatalf("Run returned %v, want the consumer deleted", err)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("Run went on with its consumer deleted")
+	}
+}
