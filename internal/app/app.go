@@ -174,7 +174,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	timers, err := consumer.NewWakeups(consumer.WakeupsConfig{JS: js, Handler: a.eng, Topology: topo, Workers: a.cfg.Workers,
+	wakeups, err := consumer.NewWakeups(consumer.WakeupsConfig{JS: js, Handler: a.eng, Topology: topo, Workers: a.cfg.Workers,
 		Grace: a.cfg.ShutdownGrace, Logger: a.log})
 	if err != nil {
 		return err
@@ -244,7 +244,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 	// it back (Nak) for another worker or the next start.
 	consumers := newStage(ctx, "consumers", a.log, notReady)
 	consumers.add(&g, "alert consumer", cons.Run)
-	consumers.add(&g, "timer consumer", timers.Run)
+	consumers.add(&g, "wake-up consumer", wakeups.Run)
 	// 3. The engine's background work: the active count, the sweep, the
 	// policy reloads.
 	background := newStage(ctx, "background", a.log, notReady)
