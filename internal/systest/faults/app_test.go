@@ -9,6 +9,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/app"
 	"github.com/escalator-oss/escalator/internal/natsx"
+	"github.com/escalator-oss/escalator/internal/systest/ledger"
 )
 
 // inProcess is a worker run in the test process with app.New.
@@ -19,8 +20,12 @@ type inProcess struct {
 }
 
 // appConfig is a worker's configuration for the suite: testdata/policies,
-// the providers of env (the test's simulators), no per-person cap.
-func appConfig(env map[string]string) app.Config {
+// the providers of s (behind their gates), no per-person cap, and provider
+// requests tagged with their escalation and step, so that the ledger counts
+// each call against its own step.
+func (s *sims) appConfig() app.Config {
+	env := s.env()
+	s.tagged = true
 	cfg := app.Defaults()
 	cfg.Policies = policiesDir
 	cfg.HTTPAddr = ""
@@ -28,6 +33,7 @@ func appConfig(env map[string]string) app.Config {
 	cfg.ShutdownGrace = 2 * time.Second
 	cfg.MaxCallsPerPersonPerHour = 0
 	cfg.Getenv = func(k string) string { return env[k] }
+	cfg.ProviderTransport = ledger.Tagging(app.ProviderTransport())
 	return cfg
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/escalator-oss/escalator/internal/natsx/natstest"
+	"github.com/escalator-oss/escalator/internal/systest/seed"
 )
 
 // route spreads the load over the providers: mostly Yemot, a third IoTCall
@@ -44,10 +45,10 @@ func keepLog(t *testing.T, path string) {
 }
 
 // killUnderLoad publishes n alerts at rate a second while it kills the
-// worker with SIGKILL `kills` times at random moments, restarting it after
-// a random pause; start (re)starts the worker. It returns when the load is
-// sent and the last worker is up. w is the worker running now.
-func killUnderLoad(t *testing.T, pub *publisher, prefix string, n int, rate float64, kills int, w *worker, start func() *worker) {
+// worker with SIGKILL `kills` times at moments drawn from r, restarting it
+// after a pause drawn from r; start (re)starts the worker. It returns when
+// the load is sent and the last worker is up. w is the worker running now.
+func killUnderLoad(t *testing.T, r *rand.Rand, pub *publisher, prefix string, n int, rate float64, kills int, w *worker, start func() *worker) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -66,16 +67,20 @@ func killUnderLoad(t *testing.T, pub *publisher, prefix string, n int, rate floa
 	}()
 	span := time.Duration(float64(n) / rate * float64(time.Second))
 	for k := range kills {
-		// A random moment in the k-th slice of the load.
+		// A random moment in the k-th slice of the load, and a random time
+		// down (up to a second), both drawn before either is waited for.
+		after := time.Duration(r.Int64N(int64(span/time.Duration(kills)))) + 200*time.Millisecond
+		down := time.Duration(r.Int64N(int64(time.Second)))
 		select {
-		case <-time.After(time.Duration(rand.Int64N(int64(span/time.Duration(kills)))) + 200*time.Millisecond):
+		case <-time.After(after):
 		case <-ctx.Done():
 			t.Fatal("load did not finish")
 		}
 		w.kill()
-		t.Logf("kill %d of %d at %d alerts sent", k+1, kills, len(pub.sentIDs()))
-		select { // down for up to a second
-		case <-time.After(time.Duration(rand.Int64N(int64(time.Second)))):
+		t.Logf("kill %d of %d at %d alerts sent (%s into its slice), down for %s", k+1, kills, len(pub.sentIDs()),
+			after.Round(time.Millisecond), down.Round(time.Millisecond))
+		select {
+		case <-time.After(down):
 		case <-ctx.Done():
 		}
 		w = start()
@@ -90,6 +95,7 @@ func killUnderLoad(t *testing.T, pub *publisher, prefix string, n int, rate floa
 // time, and counts.
 func TestKillWorker(t *testing.T) {
 	t.Parallel()
+	r := seed.For(t)
 	begin := time.Now()
 	srv := natstest.RunServer(t, "")
 	s := newSims(t)
@@ -102,7 +108,7 @@ func TestKillWorker(t *testing.T) {
 	w := start()
 	pub := newPublisher(t, srv.ClientURL())
 	kills := pick(3, 10)
-	killUnderLoad(t, pub, "kill", pick(300, 2000), pick(25.0, 40.0), kills, w, start)
+	killUnderLoad(t, r, pub, "kill", pick(300, 2000), pick(25.0, 40.0), kills, w, start)
 	settle(t, "kill-worker", pub.js, s, pub.sentIDs(), pick(3*time.Minute, 6*time.Minute), begin, figures{Kills: kills})
 }
 
@@ -111,6 +117,7 @@ func TestKillWorker(t *testing.T) {
 // store.
 func TestKillEmbedded(t *testing.T) {
 	t.Parallel()
+	r := seed.For(t)
 	begin := time.Now()
 	s := newSims(t)
 	dir := t.TempDir()
@@ -124,6 +131,6 @@ func TestKillEmbedded(t *testing.T) {
 	w := start()
 	pub := newPublisher(t, "nats://"+listen)
 	kills := pick(3, 10)
-	killUnderLoad(t, pub, "embedded", pick(200, 1500), pick(20.0, 30.0), kills, w, start)
+	killUnderLoad(t, r, pub, "embedded", pick(200, 1500), pick(20.0, 30.0), kills, w, start)
 	settle(t, "kill-embedded", pub.js, s, pub.sentIDs(), pick(3*time.Minute, 6*time.Minute), begin, figures{Kills: kills})
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/dispatch/ccai/ccaisim"
 	"github.com/escalator-oss/escalator/internal/natsx/natstest"
+	"github.com/escalator-oss/escalator/internal/systest/seed"
 )
 
 // outage runs a worker in process against its own NATS server and
@@ -20,7 +21,7 @@ func outage(t *testing.T, name string, n int, rate float64, route func(int) stri
 	begin := time.Now()
 	srv := natstest.RunServer(t, "")
 	s := newSims(t)
-	cfg := appConfig(s.env())
+	cfg := s.appConfig()
 	cfg.NATSURL = srv.ClientURL()
 	runApp(t, cfg)
 	pub := newPublisher(t, srv.ClientURL())
@@ -50,6 +51,7 @@ func only(r string) func(int) string { return func(int) string { return r } }
 // Yemot timing out, CCAI's agent unavailable, and all three down at once.
 func TestProviderOutages(t *testing.T) {
 	t.Parallel()
+	seed.For(t) // no random choice: the seed line is for the failure message
 	t.Run("iotcall-5xx", func(t *testing.T) {
 		t.Parallel()
 		// Half the alerts can only go through IoTCall (dispatch_failed,

@@ -10,11 +10,12 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 
 	"github.com/escalator-oss/escalator/internal/natsx/natstest"
+	"github.com/escalator-oss/escalator/internal/systest/seed"
 )
 
-// loadWhile publishes n alerts at rate a second, calling restart (each
-// time, at random-free even spacing: the load is what varies) after every
-// n/(restarts+1) alerts.
+// loadWhile publishes n alerts at rate a second, calling restart after
+// every n/(restarts+1) alerts (even spacing, no random choice: the load is
+// what varies).
 func loadWhile(t *testing.T, pub *publisher, prefix string, n int, rate float64, restarts int, restart func(int)) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -41,9 +42,10 @@ func loadWhile(t *testing.T, pub *publisher, prefix string, n int, rate float64,
 // and port, in the middle of the load.
 func TestEmbeddedServerRestart(t *testing.T) {
 	t.Parallel()
+	seed.For(t) // no random choice: the seed line is for the failure message
 	begin := time.Now()
 	s := newSims(t)
-	cfg := appConfig(s.env())
+	cfg := s.appConfig()
 	cfg.DataDir = t.TempDir()
 	cfg.NATSListen = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	w := runApp(t, cfg)
@@ -79,12 +81,13 @@ func runServerAt(t *testing.T, dir string, port int) *server.Server {
 // down and starts it again on the same store and port, under load.
 func TestExternalServerRestart(t *testing.T) {
 	t.Parallel()
+	seed.For(t) // no random choice: the seed line is for the failure message
 	begin := time.Now()
 	dir := t.TempDir()
 	port := freePort(t)
 	srv := runServerAt(t, dir, port)
 	s := newSims(t)
-	cfg := appConfig(s.env())
+	cfg := s.appConfig()
 	cfg.NATSURL = srv.ClientURL()
 	runApp(t, cfg)
 	pub := newPublisher(t, srv.ClientURL())
@@ -101,6 +104,7 @@ func TestExternalServerRestart(t *testing.T) {
 // one (the real binary): all are escalated, none lost, none twice.
 func TestBacklog(t *testing.T) {
 	t.Parallel()
+	seed.For(t) // no random choice: the seed line is for the failure message
 	begin := time.Now()
 	srv := natstest.RunServer(t, "")
 	s := newSims(t)
