@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -12,7 +10,6 @@ import (
 	"net/url"
 	"os"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,15 +25,15 @@ import (
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot/yemotsim"
 	"github.com/escalator-oss/escalator/internal/natsx"
 	"github.com/escalator-oss/escalator/internal/outcome"
+	"github.com/escalator-oss/escalator/internal/systest/ledger"
 	"github.com/escalator-oss/escalator/internal/systest/natscluster"
+	"github.com/escalator-oss/escalator/internal/systest/seed"
 )
 
 const (
-	// alerts is the load: each alert its own escalation of two steps.
+	// alerts is the load: each alert its own escalation of steps steps.
 	alerts = 300
-	// killAfter: once armed, the first worker to place this many calls is
-	// killed in the middle of the last one.
-	killAfter = 10
+	steps  = 2
 	// simAuthCode is the simulated IoTCall account's AuthCode.
 	simAuthCode = "cluster-test-auth-code"
 	// shards are the test policies' shards; shard x's second step uses the
@@ -56,13 +53,20 @@ var streams = []string{
 // TestThreeNodesThreeWorkers runs three escalator workers against a 3-node
 // NATS cluster with R3 streams and buckets, loads them with alerts, kills the
 // node leading the timer stream and, a little later, one worker in the middle
-// of placing a call, and checks that every escalation completes exactly once:
-// started once, each step dispatched once (re-runs only when flagged
-// in_doubt), exhausted once, and no call at the simulators beyond those.
+// of placing a call, and has the ledger (internal/systest/ledger) check that
+// every escalation completes exactly once: started once, each step
+// dispatched once (re-runs only when flagged in_doubt), exhausted once, and
+// no call at the simulators beyond those. Every provider request is tagged
+// with its escalation and step, so the ledger counts each call against its
+// own step. Which worker dies, and in which of its calls, come from the
+// run's seed.
 func TestThreeNodesThreeWorkers(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a minute of cluster load and recovery")
 	}
+	r := seed.For(t)
+	tr := &trigger{victim: r.IntN(3), after: 5 + r.IntN(11), killed: make(chan struct{})}
+	t.Logf("worker %d is to die in the middle of call number %d it places after the node dies", tr.victim, tr.after)
 	began := time.Now()
 	c := natscluster.Start(t, 3)
 
@@ -74,12 +78,12 @@ func TestThreeNodesThreeWorkers(t *testing.T) {
 	ym := yemotsim.New(yemotsim.Config{})
 	t.Cleanup(ym.Close)
 
-	tr := &trigger{killed: make(chan struct{})}
+	var rec ledger.Recorder
 	var workers []*worker
 	for i := range 3 {
-		workers = append(workers, startWorker(t, i, c, iot, ym, tr))
+		workers = append(workers, startWorker(t, i, c, iot, ym, &rec, tr))
 	}
-	nc, js := c.Connect(t)
+	_, js := c.Connect(t)
 	ctx := context.Background()
 
 	// Every stream and bucket is replicated three times.
@@ -101,7 +105,7 @@ func TestThreeNodesThreeWorkers(t *testing.T) {
 		}
 	}
 
-	col := collect(t, js, alerts)
+	out := ledger.ReadOutcomes(t, js)
 	publish := func(from, to int) {
 		t.Helper()
 		for i := from; i < to; i++ {
@@ -129,52 +133,63 @@ func TestThreeNodesThreeWorkers(t *testing.T) {
 	nodeKilled := time.Now()
 	c.Kill(victimNode)
 
-	// Another third; meanwhile the first worker to place killAfter calls
-	// dies in the middle of its last one.
+	// Another third; meanwhile the chosen worker dies in the middle of its
+	// chosen call.
 	tr.armed.Store(true)
 	publish(alerts/3, 2*alerts/3)
 	select {
 	case <-tr.killed:
 	case <-time.After(settle):
-		t.Fatal("no worker placed a call after the node died")
+		t.Fatalf("worker %d did not place %d calls after the node died; %s", tr.victim, tr.after, seed.Line())
 	}
 	workerKilled := time.Now()
-	t.Logf("killed worker %d (its NATS connection closed without draining, its HTTP requests cut)", tr.victim)
+	t.Logf("killed worker %d in the middle of call number %d (its NATS connection closed without draining, its HTTP requests cut)",
+		tr.victim, tr.after)
 	publish(2*alerts/3, alerts)
 	loaded := time.Now()
 
-	select {
-	case <-col.done:
-	case <-time.After(settle):
-		t.Fatalf("%d of %d escalations exhausted after %s", col.exhaustedCount(), alerts, settle)
+	ids := make([]string, alerts)
+	for i := range ids {
+		ids[i] = alertID(i)
 	}
+	pending := out.WaitFinal(ids, settle)
 	allDone := time.Now()
-	// Nothing more is in flight: nothing pending or unacknowledged on either
-	// consumer (the dead worker's deliveries have come back and been handled).
-	waitQuiet(t, js)
-	col.waitCaughtUp(t, js)
+	if len(pending) > 0 {
+		t.Errorf("%d of %d escalations not ended after %s (%s); %s", len(pending), alerts, settle, out.Progress(), seed.Line())
+		_, state := consumers(js)
+		t.Logf("consumers: %s", state)
+		for _, id := range pending[:min(len(pending), 10)] {
+			t.Logf("  %s: record in the bucket: %s", id, ledger.Record(js, id))
+		}
+	} else {
+		// Nothing more is in flight: nothing pending or unacknowledged on
+		// either consumer (the dead worker's deliveries have come back and
+		// been handled), and every outcome published is read.
+		waitQuiet(t, js)
+		out.WaitCaughtUp(t, 30*time.Second)
+	}
+	out.Stop()
 
-	f := col.figures(ym.Campaigns(), iot.Calls())
-	t.Logf("alerts %d, escalations %d, exhausted %d, steps %d, dispatched %d (in_doubt %d), calls %d (yemot %d, iotcall %d), "+
-		"calls not in any outcome %d, lost %d, duplicated %d",
-		alerts, f.escalations, f.exhausted, f.steps, f.dispatched, f.inDoubt, f.calls, f.yemot, f.iotcall,
-		f.orphans, f.lost, f.duplicated)
-	t.Logf("fallbacks %d, dispatch_failed %d (first: %q); workers: %s", f.fallbacks, f.failed, f.firstFailure, workerLine(workers))
+	rep := ledger.Count(ledger.Run{Alerts: ids, Outcomes: out.All(), Calls: rec.Calls(), Tagged: true, Steps: steps,
+		AtSimulators: map[string]int{ledger.IoTCall: len(iot.Calls()), ledger.Yemot: len(ym.Campaigns())}})
+	t.Logf("ledger: %s", rep.Summary())
+	var failures []string
+	for _, why := range slices.Sorted(maps.Keys(rep.Failures)) {
+		failures = append(failures, fmt.Sprintf("%d× %s", rep.Failures[why], why))
+	}
+	t.Logf("dispatch_failed: %v; workers: %s", failures, workerLine(workers))
 	t.Logf("times: cluster up %s, load %s, node kill → worker kill %s, worker kill → all exhausted %s, total %s",
 		nodeKilled.Sub(began).Round(time.Millisecond), loaded.Sub(nodeKilled).Round(time.Millisecond),
 		workerKilled.Sub(nodeKilled).Round(time.Millisecond), allDone.Sub(workerKilled).Round(time.Millisecond),
 		time.Since(began).Round(time.Millisecond))
-	t.Logf("slowest escalation: %s", col.slowest(workerKilled))
-	for _, p := range f.problems {
-		t.Error(p)
+	t.Logf("slowest escalation: %s", slowest(out.All(), workerKilled))
+	for _, u := range out.Undecodable() {
+		t.Errorf("an outcome that is not outcome JSON: %s", u)
 	}
-	if f.lost != 0 || f.duplicated != 0 {
-		t.Errorf("lost %d, duplicated %d: want 0 and 0", f.lost, f.duplicated)
+	rep.Fail(t, "cluster", seed.Line())
+	if rep.InDoubt == 0 {
+		t.Errorf("no step in doubt, although worker %d was killed between placing a call and recording it; %s", tr.victim, seed.Line())
 	}
-	if f.inDoubt == 0 {
-		t.Errorf("no step in doubt, although worker %d was killed between placing a call and recording it", tr.victim)
-	}
-	_ = nc
 }
 
 // worker is one escalator worker and its way to the provider simulators.
@@ -200,63 +215,58 @@ func (w *worker) kill() {
 	w.cancel()
 }
 
-// trigger kills, once armed, the first worker to place killAfter calls,
-// after the provider accepted the last one and before the worker hears so.
+// trigger kills, once armed, worker victim in the middle of its after-th
+// call: after the provider accepted it, before the worker hears so.
 type trigger struct {
-	armed  atomic.Bool
-	once   sync.Once
-	victim int
-	killed chan struct{}
+	victim, after int
+	armed         atomic.Bool
+	once          sync.Once
+	killed        chan struct{}
 }
 
-var errKilled = errors.New("worker killed")
+// accepted is told of each call w placed (ledger.Recorder.Front); false cuts
+// the worker off before it hears the answer.
+func (tr *trigger) accepted(w *worker) func(ledger.Call) bool {
+	return func(ledger.Call) bool {
+		w.calls.Add(1)
+		if w.dead.Load() {
+			return false // a dead worker hears nothing more
+		}
+		if !tr.armed.Load() || w.i != tr.victim || w.since.Add(1) < int64(tr.after) {
+			return true
+		}
+		fired := false
+		tr.once.Do(func() {
+			fired = true
+			w.kill()
+			close(tr.killed)
+		})
+		return !fired
+	}
+}
 
-func startWorker(t *testing.T, i int, c *natscluster.Cluster, iot *iotcallsim.Server, ym *yemotsim.Server, tr *trigger) *worker {
+func startWorker(t *testing.T, i int, c *natscluster.Cluster, iot *iotcallsim.Server, ym *yemotsim.Server, rec *ledger.Recorder, tr *trigger) *worker {
 	t.Helper()
 	w := &worker{i: i, done: make(chan error, 1)}
-	isCall := func(r *http.Request) bool {
-		p := r.URL.Path
-		return strings.HasSuffix(p, "/CallExtensionBridging") || strings.HasSuffix(p, "/RunTzintuk") ||
-			(r.Method == http.MethodPost && strings.HasSuffix(p, "/call"))
-	}
-	front := func(target string) *httptest.Server {
+	// Each worker has its own fronts to the simulators, which record its
+	// calls and can cut it off.
+	front := func(provider, target string) *httptest.Server {
 		u, err := url.Parse(target)
 		if err != nil {
 			t.Fatal(err)
 		}
-		p := httputil.NewSingleHostReverseProxy(u)
-		p.ModifyResponse = func(resp *http.Response) error {
-			if !isCall(resp.Request) || resp.StatusCode/100 != 2 {
-				return nil
-			}
-			w.calls.Add(1)
-			if !tr.armed.Load() || w.since.Add(1) < killAfter {
-				return nil
-			}
-			fired := false
-			tr.once.Do(func() {
-				fired, tr.victim = true, w.i
-				w.kill()
-				close(tr.killed)
-			})
-			if fired {
-				return errKilled
-			}
-			return nil
-		}
-		// A dead worker hears nothing more: the connection is cut.
-		p.ErrorHandler = func(http.ResponseWriter, *http.Request, error) { panic(http.ErrAbortHandler) }
+		f := rec.Front(provider, fmt.Sprintf("worker %d", i), httputil.NewSingleHostReverseProxy(u), tr.accepted(w))
 		s := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 			if w.dead.Load() {
-				panic(http.ErrAbortHandler)
+				panic(http.ErrAbortHandler) // a dead worker's requests go nowhere
 			}
-			p.ServeHTTP(rw, r)
+			f.ServeHTTP(rw, r)
 		}))
 		t.Cleanup(s.Close)
 		return s
 	}
-	iotFront := front(iot.URL())
-	ymFront := front(strings.TrimSuffix(ym.URL(), "/ym/api"))
+	iotFront := front(ledger.IoTCall, iot.URL())
+	ymFront := front(ledger.Yemot, strings.TrimSuffix(ym.URL(), "/ym/api"))
 	env := map[string]string{
 		"IOTCALL_AUTH_CODE": simAuthCode, "IOTCALL_BASE_URL": iotFront.URL,
 		"YEMOT_TOKEN": ym.Token(), "YEMOT_BASE_URL": ymFront.URL + "/ym/api",
@@ -270,6 +280,7 @@ func startWorker(t *testing.T, i int, c *natscluster.Cluster, iot *iotcallsim.Se
 	cfg.ShutdownGrace = 2 * time.Second
 	cfg.MaxCallsPerPersonPerHour = 0 // the same two people are called hundreds of times
 	cfg.Getenv = func(k string) string { return env[k] }
+	cfg.ProviderTransport = ledger.Tagging(app.ProviderTransport())
 	a, err := app.New(cfg, testLogger(t, i))
 	if err != nil {
 		t.Fatal(err)
@@ -362,261 +373,48 @@ func waitQuiet(t *testing.T, js jetstream.JetStream) {
 	t.Helper()
 	deadline := time.Now().Add(settle)
 	for {
-		quiet := true
-		var last string
-		for _, sc := range [][2]string{{natsx.StreamAlerts, natsx.ConsumerAlerts}, {natsx.StreamTimers, natsx.ConsumerDue}} {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			info, err := js.Consumer(ctx, sc[0], sc[1])
-			var ci *jetstream.ConsumerInfo
-			if err == nil {
-				ci, err = info.Info(ctx)
-			}
-			cancel()
-			if err != nil {
-				quiet, last = false, err.Error()
-				continue
-			}
-			if ci.NumPending != 0 || ci.NumAckPending != 0 {
-				quiet = false
-				last = fmt.Sprintf("%s: %d pending, %d unacknowledged", sc[1], ci.NumPending, ci.NumAckPending)
-			}
-		}
+		quiet, state := consumers(js)
 		if quiet {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("consumers not quiet after %s: %s", settle, last)
+			t.Fatalf("consumers not quiet after %s: %s", settle, state)
 		}
 		time.Sleep(200 * time.Millisecond) // poll interval, see above
 	}
 }
 
-// collector reads every outcome from the ESCALATIONS stream (an ordered
-// consumer, which survives the node's death) and closes done once want
-// escalations are exhausted.
-type collector struct {
-	want int
-
-	mu        sync.Mutex
-	outcomes  []outcome.Outcome
-	exhausted map[string]bool
-	lastSeq   uint64
-	done      chan struct{}
-}
-
-func collect(t *testing.T, js jetstream.JetStream, want int) *collector {
-	t.Helper()
-	col := &collector{want: want, exhausted: map[string]bool{}, done: make(chan struct{})}
-	ctx := context.Background()
-	oc, err := js.OrderedConsumer(ctx, natsx.StreamOutcomes, jetstream.OrderedConsumerConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cc, err := oc.Consume(func(m jetstream.Msg) {
-		var o outcome.Outcome
-		if err := json.Unmarshal(m.Data(), &o); err != nil {
-			t.Errorf("outcome %s: %v", m.Data(), err)
-			return
-		}
-		meta, _ := m.Metadata()
-		col.mu.Lock()
-		defer col.mu.Unlock()
-		col.outcomes = append(col.outcomes, o)
-		if meta != nil {
-			col.lastSeq = meta.Sequence.Stream
-		}
-		if o.Event == outcome.Exhausted && !col.exhausted[o.EscalationID] {
-			col.exhausted[o.EscalationID] = true
-			if len(col.exhausted) == col.want {
-				close(col.done)
-			}
-		}
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(cc.Stop)
-	return col
-}
-
-func (col *collector) exhaustedCount() int {
-	col.mu.Lock()
-	defer col.mu.Unlock()
-	return len(col.exhausted)
-}
-
-// waitCaughtUp waits until the collector has read the stream's last
-// message (polled: the consumer says nothing when it is at the end).
-func (col *collector) waitCaughtUp(t *testing.T, js jetstream.JetStream) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+// consumers says whether the alerts and wake-up consumers have nothing
+// pending and nothing unacknowledged, and what they have.
+func consumers(js jetstream.JetStream) (quiet bool, state string) {
+	quiet = true
+	var parts []string
+	for _, sc := range [][2]string{{natsx.StreamAlerts, natsx.ConsumerAlerts}, {natsx.StreamTimers, natsx.ConsumerDue}} {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		s, err := js.Stream(ctx, natsx.StreamOutcomes)
-		var last uint64
+		info, err := js.Consumer(ctx, sc[0], sc[1])
+		var ci *jetstream.ConsumerInfo
 		if err == nil {
-			var info *jetstream.StreamInfo
-			if info, err = s.Info(ctx); err == nil {
-				last = info.State.LastSeq
-			}
+			ci, err = info.Info(ctx)
 		}
 		cancel()
-		col.mu.Lock()
-		seen := col.lastSeq
-		col.mu.Unlock()
-		if err == nil && seen >= last {
-			return
+		if err != nil {
+			quiet = false
+			parts = append(parts, fmt.Sprintf("%s: %v", sc[1], err))
+			continue
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("outcomes read up to %d of %d: %v", seen, last, err)
+		if ci.NumPending != 0 || ci.NumAckPending != 0 {
+			quiet = false
 		}
-		time.Sleep(100 * time.Millisecond) // poll interval, see above
+		parts = append(parts, fmt.Sprintf("%s: %d pending, %d unacknowledged, %d redelivered", sc[1], ci.NumPending, ci.NumAckPending, ci.NumRedelivered))
 	}
-}
-
-// figures are the run's counts.
-type figures struct {
-	escalations, exhausted, steps, dispatched, inDoubt int
-	calls, yemot, iotcall, orphans                     int
-	fallbacks, failed                                  int
-	firstFailure                                       string
-	lost, duplicated                                   int
-	problems                                           []string
-}
-
-type stepKey struct {
-	esc        string
-	step, loop int
-}
-
-// figures counts what the outcomes and the simulators show, and describes
-// every escalation, step or outcome lost or duplicated.
-func (col *collector) figures(campaigns []yemotsim.Campaign, iotCalls []iotcallsim.Call) figures {
-	col.mu.Lock()
-	defer col.mu.Unlock()
-	var f figures
-	problem := func(format string, args ...any) {
-		if len(f.problems) < 20 {
-			f.problems = append(f.problems, fmt.Sprintf(format, args...))
-		}
-	}
-	escOf := map[string]map[string]bool{} // alert id → escalations seen in any outcome
-	started, exhausted := map[string]int{}, map[string]int{}
-	normal, doubt := map[stepKey]int{}, map[stepKey]int{}
-	refs := map[string]int{} // Yemot campaign id → dispatched outcomes naming it
-	iotDispatched := 0
-	for _, o := range col.outcomes {
-		if escOf[o.AlertID] == nil {
-			escOf[o.AlertID] = map[string]bool{}
-		}
-		escOf[o.AlertID][o.EscalationID] = true
-		switch o.Event {
-		case outcome.Started:
-			started[o.EscalationID]++
-		case outcome.Exhausted:
-			exhausted[o.EscalationID]++
-		case outcome.Fallback:
-			f.fallbacks++
-		case outcome.DispatchFailed:
-			f.failed++
-			if f.firstFailure == "" {
-				f.firstFailure = o.Provider + ": " + o.Error
-			}
-		case outcome.Dispatched:
-			f.dispatched++
-			k := stepKey{o.EscalationID, o.Step, o.Loop}
-			if o.InDoubt {
-				f.inDoubt++
-				doubt[k]++
-			} else {
-				normal[k]++
-			}
-			switch o.Provider {
-			case "yemot":
-				for _, r := range o.References {
-					refs[r]++
-				}
-			case "iotcall":
-				iotDispatched++
-			}
-		}
-	}
-	once := func(what, esc string, n int) {
-		switch {
-		case n == 0:
-			f.lost++
-			problem("escalation %s: no %s outcome", esc, what)
-		case n > 1:
-			f.duplicated += n - 1
-			problem("escalation %s: %d %s outcomes", esc, n, what)
-		}
-	}
-	for i := range alerts {
-		id := alertID(i)
-		escs := slices.Sorted(maps.Keys(escOf[id]))
-		switch n := len(escs); {
-		case n == 0:
-			f.lost++
-			problem("alert %s: no escalation", id)
-		case n > 1:
-			f.duplicated += n - 1
-			problem("alert %s: %d escalations %v", id, n, escs)
-		}
-		for _, esc := range escs {
-			f.escalations++
-			once("started", esc, started[esc])
-			once("exhausted", esc, exhausted[esc])
-			for step := range 2 {
-				f.steps++
-				k := stepKey{esc, step, 0}
-				switch {
-				case normal[k]+doubt[k] == 0:
-					f.lost++
-					problem("escalation %s step %d: never dispatched", esc, step)
-				case normal[k] > 1:
-					f.duplicated += normal[k] - 1
-					problem("escalation %s step %d: dispatched %d times, not in doubt", esc, step, normal[k])
-				}
-			}
-		}
-	}
-	for _, n := range exhausted {
-		f.exhausted += n
-	}
-	// At the simulators: every call is a step's, or the call the killed
-	// worker placed and never recorded (its step was placed again, in doubt).
-	f.yemot, f.iotcall = len(campaigns), len(iotCalls)
-	f.calls = f.yemot + f.iotcall
-	for _, c := range campaigns {
-		switch refs[c.ID] {
-		case 0:
-			f.orphans++
-		case 1:
-		default:
-			problem("yemot campaign %s named by %d dispatched outcomes", c.ID, refs[c.ID])
-		}
-	}
-	if f.iotcall > iotDispatched {
-		f.orphans += f.iotcall - iotDispatched
-	}
-	if extra := f.calls - f.steps - f.inDoubt; extra > 0 {
-		f.duplicated += extra
-		problem("%d calls at the simulators beyond %d steps and %d in-doubt re-runs", extra, f.steps, f.inDoubt)
-	}
-	if f.orphans > f.inDoubt {
-		problem("%d calls named by no outcome, but only %d steps in doubt", f.orphans, f.inDoubt)
-	}
-	sort.Strings(f.problems)
-	return f
+	return quiet, strings.Join(parts, "; ")
 }
 
 // slowest describes the escalation that took longest from started to
 // exhausted: its outcomes, timed from its start (and the worker kill).
-func (col *collector) slowest(killed time.Time) string {
-	col.mu.Lock()
-	defer col.mu.Unlock()
+func slowest(outcomes []outcome.Outcome, killed time.Time) string {
 	byEsc := map[string][]outcome.Outcome{}
-	for _, o := range col.outcomes {
+	for _, o := range outcomes {
 		byEsc[o.EscalationID] = append(byEsc[o.EscalationID], o)
 	}
 	var worst string
