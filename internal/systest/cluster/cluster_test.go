@@ -31,7 +31,8 @@ import (
 )
 
 const (
-	// alerts is the load: each alert its own escalation of steps steps.
+	// alerts is the load, each alert its own escalation; steps are the
+	// steps each escalation runs (testdata/policies).
 	alerts = 300
 	steps  = 2
 	// simAuthCode is the simulated IoTCall account's AuthCode.
@@ -195,7 +196,6 @@ func TestThreeNodesThreeWorkers(t *testing.T) {
 // worker is one escalator worker and its way to the provider simulators.
 type worker struct {
 	i      int
-	app    *app.App
 	nc     atomic.Pointer[nats.Conn]
 	dead   atomic.Bool
 	calls  atomic.Int64 // calls placed
@@ -285,7 +285,6 @@ func startWorker(t *testing.T, i int, c *natscluster.Cluster, iot *iotcallsim.Se
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.app = a
 	ctx, cancel := context.WithCancel(context.Background())
 	w.cancel = cancel
 	go func() { w.done <- a.Run(ctx) }()
