@@ -58,3 +58,17 @@ func TestLine(t *testing.T) {
 		t.Errorf("line(123) = %q, want %q", got, want)
 	}
 }
+
+// TestFor: a test's source is the run's seed's, for the test's name.
+func TestFor(t *testing.T) {
+	s, err := Run()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, want := For(t), source(s, t.Name())
+	for range 4 {
+		if a, b := r.Uint64(), want.Uint64(); a != b {
+			t.Fatalf("For drew %d, the seed %d gives %d", a, s, b)
+		}
+	}
+}
