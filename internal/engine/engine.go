@@ -134,7 +134,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, fmt.Errorf("new engine: %w", err)
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
-	return &Engine{cfg: cfg, js: cfg.JS, st: store{kv: kv}, timers: timers, clk: cfg.Clock,
+	return &Engine{cfg: cfg, js: cfg.JS, st: newStore(cfg.JS, kv), timers: timers, clk: cfg.Clock,
 		log: cfg.Logger.With(zap.String("component", "engine")), m: newMetrics(cfg.Registerer), owner: nuid.Next(),
 		bg: bg, stopBg: stop}, nil
 }

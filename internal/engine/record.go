@@ -1,17 +1,11 @@
 package engine
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/outcome"
@@ -95,49 +89,6 @@ func groupKey(p *policy.Policy, id string, labels map[string]string) string {
 
 func escKey(token string) string     { return "e." + token }
 func alertKey(alertID string) string { return "a." + hash(alertID) }
-
-// store reads and writes escalations with compare-and-set.
-type store struct{ kv jetstream.KeyValue }
-
-var errConflict = errors.New("escalation changed meanwhile")
-
-// load returns the escalation under key and its revision (nil, 0 when none).
-func (s store) load(ctx context.Context, key string) (*Escalation, uint64, error) {
-	e, err := s.kv.Get(ctx, key)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return nil, 0, nil
-	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("load escalation: %w", err)
-	}
-	var esc Escalation
-	if err := json.Unmarshal(e.Value(), &esc); err != nil {
-		return nil, 0, fmt.Errorf("decode escalation %s: %w", key, err)
-	}
-	return &esc, e.Revision(), nil
-}
-
-// save writes esc if the entry is still at rev (0: must not exist yet) and
-// returns the new revision, or errConflict.
-func (s store) save(ctx context.Context, esc *Escalation, rev uint64) (uint64, error) {
-	data, err := json.Marshal(esc)
-	if err != nil {
-		return 0, err
-	}
-	var nrev uint64
-	if rev == 0 {
-		nrev, err = s.kv.Create(ctx, esc.Key, data)
-	} else {
-		nrev, err = s.kv.Update(ctx, esc.Key, data, rev)
-	}
-	if errors.Is(err, jetstream.ErrKeyExists) {
-		return 0, errConflict
-	}
-	if err != nil {
-		return 0, fmt.Errorf("save escalation: %w", err)
-	}
-	return nrev, nil
-}
 
 // apply records a plan decision in esc: its state, the step to place (an
 // intent), and its outcomes, in esc's outbox, at now.

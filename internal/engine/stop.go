@@ -2,12 +2,10 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/consumer"
@@ -18,14 +16,15 @@ import (
 // With grouping, the escalation is resolved when its last alert resolves.
 func (e *Engine) stop(ctx context.Context, d consumer.Delivery, kind policy.InputKind) error {
 	ev := d.Event
-	entry, err := e.st.kv.Get(ctx, alertKey(ev.ID))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		e.log.Info("no escalation for this alert", zap.String("alert", ev.ID), zap.String("status", string(ev.Status)))
-		return nil
-	} else if err != nil {
+	index, _, err := e.st.read(ctx, alertKey(ev.ID))
+	if err != nil {
 		return fmt.Errorf("find escalation: %w", err)
 	}
-	key := string(entry.Value())
+	if index == nil {
+		e.log.Info("no escalation for this alert", zap.String("alert", ev.ID), zap.String("status", string(ev.Status)))
+		return nil
+	}
+	key := string(index)
 	now := e.clk.Now().UTC()
 	stopped := false
 	s, err := e.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
