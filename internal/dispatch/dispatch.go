@@ -19,8 +19,9 @@ type Request struct {
 	// provider-side idempotency where a provider supports it).
 	EscalationID string
 	AlertID      string
-	// Step is the step index within the policy, from 0.
-	Step int
+	// Step is the step index within the policy, from 0; Loop the repeat
+	// round, from 0.
+	Step, Loop int
 	// Summary is the alert's one-line summary (what a provider may speak).
 	Summary string
 	// Strategy and its options.

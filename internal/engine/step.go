@@ -74,7 +74,7 @@ func (e *Engine) runIntent(ctx context.Context, key, id string) error {
 		log.Warn("step in doubt (a worker stopped between calling and recording): placing it again")
 	}
 	req := dispatch.Request{
-		EscalationID: esc.ID, AlertID: esc.AlertID, Step: run.Step, Summary: esc.Summary,
+		EscalationID: esc.ID, AlertID: esc.AlertID, Step: run.Step, Loop: run.Loop, Summary: esc.Summary,
 		Strategy: run.Strategy, StopOnAnswer: run.StopOnAnswer, PassOn: run.PassOn,
 		People: run.People, Stopped: e.stopped(key, esc.ID),
 	}

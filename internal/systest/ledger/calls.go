@@ -21,8 +21,7 @@ import (
 const (
 	HeaderEscalation = "X-Escalator-Systest-Escalation"
 	HeaderStep       = "X-Escalator-Systest-Step"
-	// HeaderLoop is the repeat round. Tagging cannot set it yet:
-	// dispatch.Request carries no loop. A front reads it when present.
+	// HeaderLoop is the repeat round.
 	HeaderLoop = "X-Escalator-Systest-Loop"
 )
 
@@ -62,6 +61,7 @@ func (t tagging) RoundTrip(r *http.Request) (*http.Response, error) {
 		r = r.Clone(r.Context())
 		r.Header.Set(HeaderEscalation, url.PathEscape(req.EscalationID))
 		r.Header.Set(HeaderStep, strconv.Itoa(req.Step))
+		r.Header.Set(HeaderLoop, strconv.Itoa(req.Loop))
 	}
 	return t.base.RoundTrip(r)
 }
