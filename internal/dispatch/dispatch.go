@@ -47,12 +47,18 @@ type Result struct {
 	// References are the provider's handles: IoTCall rule key, Yemot campaign
 	// ids, CCAI call ids. Never secret.
 	References []string `json:"references,omitempty"`
-	// Reached are the people whose calls the provider accepted.
+	// Reached are the people the provider placed a call for (accepted),
+	// exactly those: the dispatcher trusts it and never infers it.
 	Reached []provider.Person `json:"reached,omitempty"`
-	// Failed are people the provider refused individually (e.g. numbers in
-	// Yemot's `errors`), with the provider's reason. The fallback chain tries
-	// them with the next provider.
-	Failed []PersonFailure `json:"failed,omitempty"`
+	// Failed are people the provider could not call (refused individually,
+	// e.g. numbers in Yemot's `errors`; too few numbers for an IoTCall
+	// rule), with the reason. The fallback chain tries them with the next
+	// provider.
+	Failed []provider.Unreached `json:"failed,omitempty"`
+	// NotCalled are people the provider did not call on purpose, with the
+	// reason: the rest of a rotation that stopped because someone answered
+	// or the escalation was acknowledged. They are not passed on.
+	NotCalled []provider.Unreached `json:"not_called,omitempty"`
 	// Pending is set when the provider accepted the call but a human must act
 	// first (CCAI's 202: the agent must act in their widget).
 	Pending bool `json:"pending,omitempty"`
@@ -61,22 +67,18 @@ type Result struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-// PersonFailure is one person a provider did not call, and why.
-type PersonFailure struct {
-	Person provider.Person `json:"person"`
-	Reason string          `json:"reason"`
-}
-
 // Provider is implemented by every telephony provider client.
 type Provider interface {
 	// Name returns the provider's name, as its Spec does.
 	Name() string
-	// Call places the calls of req and returns what the provider accepted. It
-	// makes one attempt: retries belong to the Dispatcher. A non-nil error
-	// means nothing (or not everything) was placed; wrap it with Retryable
-	// when trying again may help (429, 5xx, timeouts, connection errors),
-	// otherwise it is permanent. A Result with Failed people and a nil error
-	// is a partial success.
+	// Call places the calls of req and returns, for each person of req,
+	// whether it called them (Reached), could not (Failed: the next provider
+	// tries them) or did not on purpose (NotCalled). It makes one attempt:
+	// retries belong to the Dispatcher. A non-nil error means nothing was
+	// placed; wrap it with Retryable when trying again may help (429, 5xx,
+	// timeouts, connection errors), otherwise it is permanent. A Result with
+	// Failed people and a nil error is a partial success. A person the
+	// Result does not mention is taken as Failed ("not reported").
 	Call(ctx context.Context, req Request) (Result, error)
 }
 

@@ -112,7 +112,7 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req Request, chain []provider
 		}
 	}
 	for _, p := range remaining {
-		out.Unreached = append(out.Unreached, PersonFailure{Person: p, Reason: reasons[p.Phone]})
+		out.Unreached = append(out.Unreached, provider.Unreached{Person: p, Reason: reasons[p.Phone]})
 	}
 	return out
 }
@@ -156,41 +156,66 @@ func (d *Dispatcher) link(ctx context.Context, req Request, via provider.Via, pe
 		return allowed
 	}
 
+	// The provider says whom it called; anyone it does not mention is taken
+	// as not called and passed on (a missed page is worse than a second
+	// provider's call).
+	called := make(map[string]bool, len(res.Reached))
+	for _, p := range res.Reached {
+		called[p.Phone] = true
+	}
 	failed := make(map[string]string, len(res.Failed))
 	for _, f := range res.Failed {
 		failed[f.Person.Phone] = f.Reason
 	}
+	skipped := make(map[string]string, len(res.NotCalled))
+	for _, f := range res.NotCalled {
+		skipped[f.Person.Phone] = f.Reason
+	}
 	var reached, notReached []provider.Person
+	var notCalled []provider.Unreached
 	for i, pp := range allowed {
-		if why, ok := failed[pp.Phone]; ok {
+		switch why, isSkipped := skipped[pp.Phone]; {
+		case called[pp.Phone]:
+			reached = append(reached, pp)
+		case isSkipped:
 			undo[i]()
+			notCalled = append(notCalled, provider.Unreached{Person: pp, Reason: d.redact(why)})
+		default:
+			undo[i]()
+			why, ok := failed[pp.Phone]
+			if !ok {
+				why = "not reported by the provider"
+				failed[pp.Phone] = why
+			}
 			notReached = append(notReached, pp)
 			setReason([]provider.Person{pp}, fmt.Sprintf("%s refused the number: %s", name, why))
-			continue
 		}
-		reached = append(reached, pp)
 	}
-	if len(reached) == 0 {
+	out.NotCalled = append(out.NotCalled, notCalled...)
+	if len(reached) == 0 && len(notCalled) == 0 {
 		d.m.calls.WithLabelValues(name, "failed").Inc()
 		emit(Report{Kind: ReportDispatchFailed, Provider: name, People: notReached, Attempt: attempts,
 			Err: failedText(notReached, failed)})
 		return notReached
 	}
 	res.Provider = name
-	res.Reached = reached
+	res.Reached, res.Failed, res.NotCalled = reached, nil, notCalled
+	for _, p := range notReached {
+		res.Failed = append(res.Failed, provider.Unreached{Person: p, Reason: d.redact(failed[p.Phone])})
+	}
 	out.Results = append(out.Results, res)
 	result := "accepted"
 	switch {
 	case res.Pending:
 		result = "pending"
-	case len(notReached) > 0:
+	case len(notReached) > 0 || len(notCalled) > 0:
 		result = "partial"
 	}
 	d.m.calls.WithLabelValues(name, result).Inc()
 	emit(Report{Kind: ReportDispatched, Provider: name, People: reached, References: res.References,
-		Attempt: attempts, Pending: res.Pending})
+		Attempt: attempts, Pending: res.Pending, NotCalled: notCalled})
 	d.log.Info("dispatched", zap.String("provider", name), zap.Int("attempts", attempts),
-		zap.Int("reached", len(reached)), zap.Strings("references", res.References),
+		zap.Int("reached", len(reached)), zap.Int("not_called", len(notCalled)), zap.Strings("references", res.References),
 		zap.String("escalation", req.EscalationID))
 	if len(notReached) > 0 {
 		emit(Report{Kind: ReportDispatchFailed, Provider: name, People: notReached, Attempt: attempts,

@@ -213,3 +213,37 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("valid config: %v", err)
 	}
 }
+
+// TestDispatchedListsOnlyWhomTheProviderCalled: the dispatched report names
+// the people the provider says it called, and only them; the people it did
+// not call on purpose (a rotation that stopped) are listed with why and not
+// passed on; a person it does not mention goes to the next provider.
+func TestDispatchedListsOnlyWhomTheProviderCalled(t *testing.T) {
+	first := &fakeProvider{name: "first", skip: map[string]string{bob.Phone: "the rotation stopped: alice answered"},
+		silent: map[string]bool{carol.Phone: true}}
+	second := &fakeProvider{name: "second"}
+	d, err := New(Config{Providers: map[string]Provider{"first": first, "second": second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reports []Report
+	out := d.Dispatch(context.Background(), Request{Strategy: provider.Rotation, People: []provider.Person{alice, bob, carol}},
+		chainOf("first", "second"), time.Minute, func(r Report) {
+			if r.Kind != ReportAttempt {
+				reports = append(reports, r)
+			}
+		})
+	if len(reports) < 1 || reports[0].Kind != ReportDispatched || len(reports[0].People) != 1 || reports[0].People[0] != alice {
+		t.Fatalf("first report %+v: want dispatched to alice alone", reports)
+	}
+	if nc := reports[0].NotCalled; len(nc) != 1 || nc[0].Person != bob || nc[0].Reason != "the rotation stopped: alice answered" {
+		t.Errorf("not called %+v: want bob, with why", nc)
+	}
+	calls := second.Calls()
+	if len(calls) != 1 || len(calls[0].People) != 1 || calls[0].People[0] != carol {
+		t.Errorf("the second provider got %+v: want carol alone (the first did not say it called her)", calls)
+	}
+	if got := out.Reached(); len(got) != 2 || len(out.NotCalled) != 1 || len(out.Unreached) != 0 {
+		t.Errorf("outcome reached %v, not called %v, unreached %v", got, out.NotCalled, out.Unreached)
+	}
+}

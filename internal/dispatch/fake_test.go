@@ -16,8 +16,11 @@ import (
 type fakeProvider struct {
 	name   string
 	script []error
-	// failed lists numbers the provider refuses individually.
-	failed map[string]string
+	// failed lists numbers the provider refuses individually; skip the
+	// ones it does not call on purpose; silent the ones its Result does
+	// not mention at all.
+	failed, skip map[string]string
+	silent       map[string]bool
 
 	mu    sync.Mutex
 	calls []Request
@@ -36,7 +39,14 @@ func (f *fakeProvider) Call(ctx context.Context, req Request) (Result, error) {
 	res := Result{Provider: f.name, References: []string{f.name + "-ref"}}
 	for _, p := range req.People {
 		if why, ok := f.failed[p.Phone]; ok {
-			res.Failed = append(res.Failed, PersonFailure{Person: p, Reason: why})
+			res.Failed = append(res.Failed, provider.Unreached{Person: p, Reason: why})
+			continue
+		}
+		if why, ok := f.skip[p.Phone]; ok {
+			res.NotCalled = append(res.NotCalled, provider.Unreached{Person: p, Reason: why})
+			continue
+		}
+		if f.silent[p.Phone] {
 			continue
 		}
 		res.Reached = append(res.Reached, p)

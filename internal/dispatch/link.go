@@ -45,7 +45,7 @@ func (d *Dispatcher) capPeople(name string, people []provider.Person, out *Outco
 		d.m.refusals.WithLabelValues(name, GuardPerPerson).Add(float64(len(refused)))
 		emit(Report{Kind: ReportRefused, Provider: name, People: refused, Guard: GuardPerPerson, Err: why})
 		for _, p := range refused {
-			out.Unreached = append(out.Unreached, PersonFailure{Person: p, Reason: why})
+			out.Unreached = append(out.Unreached, provider.Unreached{Person: p, Reason: why})
 		}
 	}
 	return allowed, undo

@@ -40,6 +40,9 @@ type Report struct {
 	Guard string `json:"guard,omitempty"`
 	// Pending is set when a human must act before the call goes out.
 	Pending bool `json:"pending,omitempty"`
+	// NotCalled are the people the provider did not call on purpose, and
+	// why (dispatched only): the rest of a rotation that stopped.
+	NotCalled []provider.Unreached `json:"not_called,omitempty"`
 }
 
 // Outcome is what came of dispatching a step through its chain.
@@ -47,7 +50,10 @@ type Outcome struct {
 	// Results are the providers' accepted results, in chain order.
 	Results []Result `json:"results,omitempty"`
 	// Unreached are the people no provider called, with the last reason.
-	Unreached []PersonFailure `json:"unreached,omitempty"`
+	Unreached []provider.Unreached `json:"unreached,omitempty"`
+	// NotCalled are the people a provider did not call on purpose, and
+	// why (a rotation that stopped when someone answered).
+	NotCalled []provider.Unreached `json:"not_called,omitempty"`
 	// Attempts is the number of provider attempts made in all.
 	Attempts int `json:"attempts"`
 }

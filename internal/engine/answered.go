@@ -88,7 +88,7 @@ func (e *Engine) answered(ctx context.Context, esc *Escalation, run policy.StepR
 			if who == "" {
 				who = res.Provider + " (answered)"
 			}
-			acked = end(cur, policy.Ack, who, now) != nil
+			acked = end(cur, policy.Ack, who, viaAnswer, now) != nil
 		}
 		return cur, nil
 	})

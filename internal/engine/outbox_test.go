@@ -33,7 +33,7 @@ func TestOutboxSurvivesAWorkerThatDied(t *testing.T) {
 	key := string(entry.Value())
 	now := time.Now()
 	if _, err := w.eng.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
-		return end(cur, policy.Ack, "aiko", now), nil
+		return end(cur, policy.Ack, "aiko", viaAlert, now), nil
 	}); err != nil {
 		t.Fatal(err)
 	}

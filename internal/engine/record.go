@@ -10,6 +10,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/outcome"
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // Escalation is one escalation's record in the KV bucket: the policy it
@@ -57,9 +58,10 @@ type Call struct {
 	At   time.Time `json:"at"`
 	// InDoubt marks a step placed again after a worker stopped between
 	// calling and recording.
-	InDoubt   bool                     `json:"in_doubt,omitempty"`
-	Results   []dispatch.Result        `json:"results,omitempty"`
-	Unreached []dispatch.PersonFailure `json:"unreached,omitempty"`
+	InDoubt   bool                 `json:"in_doubt,omitempty"`
+	Results   []dispatch.Result    `json:"results,omitempty"`
+	Unreached []provider.Unreached `json:"unreached,omitempty"`
+	NotCalled []provider.Unreached `json:"not_called,omitempty"`
 }
 
 // tokenLen is the length of an escalation key's token (hash's output).
@@ -104,7 +106,7 @@ func (esc *Escalation) apply(dec policy.Decision, now time.Time) {
 	}
 	for _, name := range dec.Events {
 		o := newOutcome(esc, name, dec.State.Step, dec.State.Loop, now)
-		o.By, o.Alerts, o.Summary = dec.State.By, len(esc.Alerts), esc.Summary
+		o.By, o.Via, o.Alerts, o.Summary = dec.State.By, dec.State.Via, len(esc.Alerts), esc.Summary
 		esc.emit(o, outcomeID(esc.ID, name, o.Step, o.Loop))
 	}
 }

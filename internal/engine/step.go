@@ -91,7 +91,7 @@ func (e *Engine) runIntent(ctx context.Context, key, id string) error {
 	// moment to publish now.
 	todo, published := reports.finish(publishTimeout)
 	rec, err := e.recordResult(ctx, key, esc.ID, in, Call{Step: run.Step, Loop: run.Loop, At: now, InDoubt: inDoubt,
-		Results: out.Results, Unreached: out.Unreached}, todo, published)
+		Results: out.Results, Unreached: out.Unreached, NotCalled: out.NotCalled}, todo, published)
 	stopLease()
 	if errors.Is(err, errGone) {
 		return nil
@@ -175,7 +175,7 @@ func (e *Engine) reportOutcome(esc *Escalation, run policy.StepRun, redone int, 
 	now := e.clk.Now()
 	o := newOutcome(esc, ev, run.Step, run.Loop, now)
 	o.Provider, o.People, o.References, o.Attempt, o.Error = r.Provider, r.People, r.References, r.Attempt, r.Err
-	o.Next, o.Pending, o.InDoubt, o.Reason = r.Next, r.Pending, inDoubt, r.Guard
+	o.Next, o.Pending, o.InDoubt, o.Reason, o.NotCalled = r.Next, r.Pending, inDoubt, r.Guard, r.NotCalled
 	if len(r.References) > 0 {
 		o.Reference = r.References[0]
 	}

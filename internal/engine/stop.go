@@ -40,7 +40,7 @@ func (e *Engine) stop(ctx context.Context, d consumer.Delivery, kind policy.Inpu
 		if kind == policy.Resolve {
 			cur.Alerts = remove(cur.Alerts, ev.ID)
 		}
-		next := end(cur, kind, ev.By, now)
+		next := end(cur, kind, ev.By, viaAlert, now)
 		if next == nil {
 			return nil, nil // finished already: nothing changes
 		}
@@ -58,12 +58,19 @@ func (e *Engine) stop(ctx context.Context, d consumer.Delivery, kind policy.Inpu
 	return e.flush(ctx, s)
 }
 
-// end is the decision that acknowledges or resolves cur (by whom), or nil
+// How an acknowledgement or a resolution came (outcome.Outcome.Via).
+const (
+	viaAlert  = "alert"
+	viaAnswer = "answer"
+)
+
+// end is the decision that acknowledges or resolves cur (by whom, via
+// what), or nil
 // when that changes nothing. A step recorded but not yet handed to a
 // provider is dropped: nobody will be called for it. A step being placed
 // keeps its intent until its result is recorded.
-func end(cur *Escalation, kind policy.InputKind, by string, now time.Time) *Escalation {
-	dec := policy.Plan(cur.Policy, cur.State, policy.Input{Kind: kind, At: now, By: by}, now)
+func end(cur *Escalation, kind policy.InputKind, by, via string, now time.Time) *Escalation {
+	dec := policy.Plan(cur.Policy, cur.State, policy.Input{Kind: kind, At: now, By: by, Via: via}, now)
 	if len(dec.Events) == 0 {
 		return nil
 	}

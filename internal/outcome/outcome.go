@@ -37,15 +37,22 @@ type Outcome struct {
 	At           time.Time         `json:"at"`
 	Provider     string            `json:"provider,omitempty"`
 	People       []provider.Person `json:"people,omitempty"`
-	Reference    string            `json:"reference,omitempty"`
-	References   []string          `json:"references,omitempty"`
-	Attempt      int               `json:"attempt,omitempty"`
-	Error        string            `json:"error,omitempty"`
-	Next         string            `json:"next,omitempty"`
-	By           string            `json:"by,omitempty"`
-	Alerts       int               `json:"alerts,omitempty"`
-	Reason       string            `json:"reason,omitempty"`
-	Pending      bool              `json:"pending,omitempty"`
-	InDoubt      bool              `json:"in_doubt,omitempty"`
-	Summary      string            `json:"summary,omitempty"`
+	// NotCalled are people the step meant to call and the provider did
+	// not, on purpose, with why (dispatched: a rotation that stopped).
+	NotCalled  []provider.Unreached `json:"not_called,omitempty"`
+	Reference  string               `json:"reference,omitempty"`
+	References []string             `json:"references,omitempty"`
+	Attempt    int                  `json:"attempt,omitempty"`
+	Error      string               `json:"error,omitempty"`
+	Next       string               `json:"next,omitempty"`
+	By         string               `json:"by,omitempty"`
+	// Via says how an acknowledgement or a resolution came: "alert" (an
+	// alert event), "answer" (a provider reported the call answered), "sms"
+	// (a text message back), "api".
+	Via     string `json:"via,omitempty"`
+	Alerts  int    `json:"alerts,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	Pending bool   `json:"pending,omitempty"`
+	InDoubt bool   `json:"in_doubt,omitempty"`
+	Summary string `json:"summary,omitempty"`
 }

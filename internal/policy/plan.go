@@ -33,9 +33,11 @@ type State struct {
 	StepStartedAt time.Time `json:"step_started_at"`
 	// NextAt is when the current step's wait ends (zero when finished).
 	NextAt time.Time `json:"next_at"`
-	// EndedAt and By say when and by whom it was acknowledged or resolved.
+	// EndedAt and By say when and by whom it was acknowledged or resolved,
+	// Via how (see Input.Via).
 	EndedAt time.Time `json:"ended_at"`
 	By      string    `json:"by,omitempty"`
+	Via     string    `json:"via,omitempty"`
 }
 
 // Finished reports whether the escalation is over.
@@ -61,6 +63,9 @@ type Input struct {
 	Kind InputKind `json:"kind"`
 	At   time.Time `json:"at"`
 	By   string    `json:"by,omitempty"`
+	// Via says how an Ack or a Resolve came: "alert" (an alert event),
+	// "answer" (a call reported answered), "sms", "api".
+	Via string `json:"via,omitempty"`
 }
 
 // StepRun is one step's calls to place now.
@@ -108,7 +113,7 @@ func Plan(p *Policy, st State, in Input, now time.Time) Decision {
 		if in.Kind == Resolve && st.Status == Acknowledged {
 			// Acknowledged, and now over: say so. When and by whom it
 			// was acknowledged stays.
-			st.Status = Resolved
+			st.Status, st.Via = Resolved, in.Via
 			return Decision{State: st, Events: []string{outcome.Resolved}}
 		}
 		return noop
@@ -140,7 +145,7 @@ func Plan(p *Policy, st State, in Input, now time.Time) Decision {
 		if in.Kind == Resolve {
 			st.Status, ev = Resolved, outcome.Resolved
 		}
-		st.EndedAt, st.By, st.NextAt = now, in.By, time.Time{}
+		st.EndedAt, st.By, st.Via, st.NextAt = now, in.By, in.Via, time.Time{}
 		return Decision{State: st, Events: []string{ev}}
 	}
 	return noop

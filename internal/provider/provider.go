@@ -32,3 +32,9 @@ type Person struct {
 	// formats it the way its API wants.
 	Phone string `json:"phone"`
 }
+
+// Unreached is a person a step meant to call and did not, and why.
+type Unreached struct {
+	Person Person `json:"person"`
+	Reason string `json:"reason"`
+}

@@ -83,13 +83,13 @@ func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Resul
 		}
 		num, err := phone.CCAI(p.Phone)
 		if err != nil {
-			res.Failed = append(res.Failed, dispatch.PersonFailure{Person: p, Reason: err.Error()})
+			res.Failed = append(res.Failed, provider.Unreached{Person: p, Reason: err.Error()})
 			continue
 		}
 		got, err := c.callPerson(ctx, num, v)
 		if err != nil {
 			if personal(err) {
-				res.Failed = append(res.Failed, dispatch.PersonFailure{Person: p, Reason: err.Error()})
+				res.Failed = append(res.Failed, provider.Unreached{Person: p, Reason: err.Error()})
 				continue
 			}
 			if len(res.Reached) == 0 {
@@ -98,7 +98,7 @@ func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Resul
 			// Some calls are placed: report the rest rather than have the
 			// whole request retried and the others called twice.
 			for _, q := range people[i:] {
-				res.Failed = append(res.Failed, dispatch.PersonFailure{Person: q, Reason: err.Error()})
+				res.Failed = append(res.Failed, provider.Unreached{Person: q, Reason: err.Error()})
 			}
 			break
 		}

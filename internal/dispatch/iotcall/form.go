@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/phone"
 	"github.com/escalator-oss/escalator/internal/provider"
 )
@@ -29,14 +28,14 @@ type Entry struct {
 
 // entries formats people for IoTCall, in order. People IoTCall cannot take
 // are returned as failed, with the reason.
-func entries(people []provider.Person, ids map[int]int) ([]Entry, []provider.Person, []dispatch.PersonFailure) {
+func entries(people []provider.Person, ids map[int]int) ([]Entry, []provider.Person, []provider.Unreached) {
 	var tels []Entry
 	var ok []provider.Person
-	var failed []dispatch.PersonFailure
+	var failed []provider.Unreached
 	for _, p := range people {
 		tel, id, err := phone.IoTCall(p.Phone, ids)
 		if err != nil {
-			failed = append(failed, dispatch.PersonFailure{Person: p, Reason: err.Error()})
+			failed = append(failed, provider.Unreached{Person: p, Reason: err.Error()})
 			continue
 		}
 		tels = append(tels, Entry{Tel: tel, Group: len(tels) + 1, Check: 1, PrefixID: id})

@@ -188,7 +188,7 @@ func (c *Client) do(ctx context.Context, method, rule, what string, body io.Read
 	return b, nil
 }
 
-func reasons(failed []dispatch.PersonFailure) string {
+func reasons(failed []provider.Unreached) string {
 	parts := make([]string, len(failed))
 	for i, f := range failed {
 		parts[i] = f.Person.Name + ": " + f.Reason

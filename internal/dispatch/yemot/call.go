@@ -125,16 +125,16 @@ func finish(res dispatch.Result) (dispatch.Result, error) {
 }
 
 // targetsOf formats people's numbers, merging people who share one.
-func targetsOf(people []provider.Person) ([]target, []dispatch.PersonFailure) {
+func targetsOf(people []provider.Person) ([]target, []provider.Unreached) {
 	var (
 		out    []target
-		failed []dispatch.PersonFailure
+		failed []provider.Unreached
 		index  = map[string]int{}
 	)
 	for _, p := range people {
 		n, err := phone.Yemot(p.Phone)
 		if err != nil {
-			failed = append(failed, dispatch.PersonFailure{Person: p, Reason: err.Error()})
+			failed = append(failed, provider.Unreached{Person: p, Reason: err.Error()})
 			continue
 		}
 		if i, ok := index[n]; ok {
@@ -147,10 +147,10 @@ func targetsOf(people []provider.Person) ([]target, []dispatch.PersonFailure) {
 	return out, failed
 }
 
-func failures(t target, reason string) []dispatch.PersonFailure {
-	out := make([]dispatch.PersonFailure, 0, len(t.people))
+func failures(t target, reason string) []provider.Unreached {
+	out := make([]provider.Unreached, 0, len(t.people))
 	for _, p := range t.people {
-		out = append(out, dispatch.PersonFailure{Person: p, Reason: reason})
+		out = append(out, provider.Unreached{Person: p, Reason: reason})
 	}
 	return out
 }
