@@ -152,7 +152,7 @@ func buildProviders(ctx context.Context, setups providers.Setups, js jetstream.J
 		rt = ProviderTransport()
 	}
 	deps := dispatch.Deps{
-		HTTPClient: &http.Client{Timeout: providerTimeout, Transport: rt},
+		HTTPClient: dispatch.NewHTTPClient(rt, providerTimeout),
 		Logger:     log,
 		Locker: func(ctx context.Context) (dispatch.Locker, error) {
 			return kvlock.New(ctx, js, kvlock.Config{Bucket: natsx.BucketLocks, Replicas: replicas, Logger: log})

@@ -123,3 +123,41 @@ type Sim interface {
 type AttemptTimer interface {
 	AttemptTimeout(base time.Duration, req Request) time.Duration
 }
+
+// NewHTTPClient returns the HTTP client a provider sends its requests
+// with: over rt (nil: Go's default transport), bounded by timeout as a last
+// resort, and never following a redirect. A provider's API answers its
+// requests itself; a redirect leads somewhere else (a login page, a
+// maintenance page) whose 2xx must not count as the provider's, so the 3xx
+// is returned as it is and classified as an error.
+func NewHTTPClient(rt http.RoundTripper, timeout time.Duration) *http.Client {
+	return &http.Client{Transport: rt, Timeout: timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// Reply is a message a person sent back to a provider (a text message),
+// which may acknowledge an escalation that called them.
+type Reply struct {
+	// ID identifies the message at the provider, the same however often it
+	// is read: a reply is applied once, by its ID.
+	ID string
+	// Provider is the provider's name.
+	Provider string
+	// From is the sender's number in E.164 form.
+	From string
+	// Text is the message as sent.
+	Text string
+	// At is when the provider received it.
+	At time.Time
+}
+
+// Acknowledger is the optional ability of a provider to hear people's
+// replies (Yemot's incoming text messages), found on a Provider by type
+// assertion. The worker runs it while it runs.
+type Acknowledger interface {
+	// Replies reads the provider's replies until ctx ends, every interval,
+	// and hands each new one to handle, oldest first; a reply handle fails
+	// on is handed again later. It returns only when ctx ends (a polling
+	// error is logged and retried with backoff, never fatal).
+	Replies(ctx context.Context, interval time.Duration, handle func(context.Context, Reply) error) error
+}

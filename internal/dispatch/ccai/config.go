@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/escalator-oss/escalator/internal/dispatch"
 	"go.uber.org/zap"
 )
 
@@ -64,7 +65,7 @@ func (c Config) Validate() error {
 func (c Config) withDefaults() Config {
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		c.HTTPClient = dispatch.NewHTTPClient(nil, 30*time.Second)
 	}
 	if c.RatePerSecond == 0 {
 		c.RatePerSecond = DefaultRatePerSecond

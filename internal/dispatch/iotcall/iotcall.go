@@ -82,7 +82,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("create iotcall client: base URL %q must start with http:// or https://", c.base)
 	}
 	if c.hc == nil {
-		c.hc = &http.Client{Timeout: 30 * time.Second}
+		c.hc = dispatch.NewHTTPClient(nil, 30*time.Second)
 	}
 	if c.locker == nil {
 		c.locker = &dispatch.LocalLocker{}

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/clock"
+	"github.com/escalator-oss/escalator/internal/dispatch"
 )
 
 // DefaultBaseURL is Yemot's API root; commands are <DefaultBaseURL>/<Command>.
@@ -81,7 +82,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.BaseURL = strings.TrimRight(c.BaseURL, "/")
 	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: 30 * time.Second}
+		c.HTTPClient = dispatch.NewHTTPClient(nil, 30*time.Second)
 	}
 	if c.Clock == nil {
 		c.Clock = clock.Real{}
