@@ -1,7 +1,6 @@
 package dispatch
 
 import (
-	"errors"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -32,7 +31,7 @@ func TestProviderClientsDoNotFollowRedirects(t *testing.T) {
 	if err == nil {
 		t.Fatal("a 302 counted as success")
 	}
-	if ok, _ := IsRetryable(err); ok || errors.Is(err, nil) {
+	if ok, _ := IsRetryable(err); ok {
 		t.Errorf("a 302 is %v, want a permanent error", err)
 	}
 }
