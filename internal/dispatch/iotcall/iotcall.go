@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -119,6 +120,19 @@ func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Resul
 		return dispatch.Result{Provider: Name, Failed: failed},
 			fmt.Errorf("call iotcall: no number IoTCall can call: %s", reasons(failed))
 	}
+	// The manual: every call type but 通常 needs two or more numbers
+	// registered through the API, and 通常 calls one. A per-person cap or
+	// a fallback remainder can leave another count at call time: the rule
+	// is then neither changed nor fired (what IoTCall would do is not
+	// documented), and the people go on to the step's next provider.
+	if n := len(tels); (req.Strategy == provider.Single && n != 1) || (req.Strategy != provider.Single && n < 2) {
+		why := fmt.Sprintf("an IoTCall %s rule needs %s, but %d %s left at call time: rule %s not fired",
+			req.Strategy, needs(req.Strategy), n, plural(n, "number is", "numbers are"), rule)
+		for _, p := range people {
+			failed = append(failed, provider.Unreached{Person: p, Reason: why})
+		}
+		return dispatch.Result{Provider: Name, Failed: failed}, fmt.Errorf("call iotcall: %s", why)
+	}
 
 	unlock, err := c.locker.Lock(ctx, LockKey(rule))
 	if err != nil {
@@ -185,7 +199,28 @@ func (c *Client) do(ctx context.Context, method, rule, what string, body io.Read
 	// A 2xx means IoTCall accepted the request: a body that cannot be read
 	// to the end must not turn into a retry (which could ring people twice).
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	// The manual documents no response body, so any 2xx is IoTCall's answer
+	// — except a web page: a login or maintenance page served with 200 by
+	// something in front of the API is not IoTCall accepting the request.
+	if webPage(resp.Header.Get("Content-Type"), b) {
+		return nil, fmt.Errorf("%s: %s: the answer is a web page, not IoTCall's API (a login or maintenance page?): %s",
+			Name, resp.Status, dispatch.Excerpt(b))
+	}
 	return b, nil
+}
+
+func needs(s provider.Strategy) string {
+	if s == provider.Single {
+		return "exactly one number"
+	}
+	return "two or more numbers"
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func reasons(failed []provider.Unreached) string {
@@ -194,4 +229,13 @@ func reasons(failed []provider.Unreached) string {
 		parts[i] = f.Person.Name + ": " + f.Reason
 	}
 	return strings.Join(parts, "; ")
+}
+
+// webPage reports whether a body is an HTML page rather than an API answer.
+func webPage(contentType string, body []byte) bool {
+	if mt, _, err := mime.ParseMediaType(contentType); err == nil && (mt == "text/html" || mt == "application/xhtml+xml") {
+		return true
+	}
+	head := strings.ToLower(strings.TrimSpace(string(body[:min(len(body), 64)])))
+	return strings.HasPrefix(head, "<!doctype html") || strings.HasPrefix(head, "<html")
 }
