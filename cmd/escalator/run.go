@@ -6,10 +6,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/app"
+	"github.com/escalator-oss/escalator/internal/engine"
 )
 
 const runHelp = `Usage: escalator run [flags]
@@ -76,6 +78,14 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		"how long an ended escalation's record is kept after it ended and its alerts last fired (at least 168h; 0 keeps them for ever)")
 	fs.BoolVar(&cfg.SimulateProviders, "simulate-providers", false, "call loopback simulators of IoTCall, Yemot and CCAI instead of the real providers (no real calls)")
 	fs.IntVar(&cfg.MaxCallsPerPersonPerHour, "max-calls-per-person", cfg.MaxCallsPerPersonPerHour, "most calls to one number in any hour; 0 for no cap")
+	var yemotSMSAck bool
+	var ackWords string
+	fs.BoolVar(&yemotSMSAck, "yemot-sms-ack", false, "acknowledge an escalation when a person it called texts back an ack word\n"+
+		"(read from Yemot's GetSmsIncomingLog); same as YEMOT_SMS_ACK=1")
+	fs.DurationVar(&cfg.RepliesEvery, "sms-ack-interval", cfg.RepliesEvery, "how often replies (text messages back) are read")
+	fs.StringVar(&ackWords, "sms-ack-words", strings.Join(engine.DefaultAckWords, ","),
+		"the replies that acknowledge, comma-separated (case and spaces ignored);\n"+
+			"\"<word> <code>\" acknowledges only the escalation of that short code")
 	fs.StringVar(&logFormat, "log-format", "json", "log format: json or console")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	for flagName, env := range map[string]string{
@@ -89,7 +99,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		"duplicate-window": "ESCALATOR_DUPLICATE_WINDOW", "shutdown-grace": "ESCALATOR_SHUTDOWN_GRACE",
 		"escalation-retention": "ESCALATOR_ESCALATION_RETENTION", "simulate-providers": "ESCALATOR_SIMULATE_PROVIDERS",
 		"max-calls-per-person": "ESCALATOR_MAX_CALLS_PER_PERSON", "log-format": "ESCALATOR_LOG_FORMAT",
-		"log-level": "ESCALATOR_LOG_LEVEL",
+		"log-level": "ESCALATOR_LOG_LEVEL", "yemot-sms-ack": "YEMOT_SMS_ACK",
+		"sms-ack-interval": "ESCALATOR_SMS_ACK_INTERVAL", "sms-ack-words": "ESCALATOR_SMS_ACK_WORDS",
 	} {
 		fs.bind(flagName, env)
 	}
@@ -114,7 +125,17 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
+	cfg.AckWords = splitWords(ackWords)
 	cfg.Getenv = getenv
+	if yemotSMSAck {
+		// The flag sets the provider's own variable.
+		cfg.Getenv = func(k string) string {
+			if k == "YEMOT_SMS_ACK" {
+				return "true"
+			}
+			return getenv(k)
+		}
+	}
 	a, err := app.New(cfg, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "escalator run: %v\n", err)
@@ -128,4 +149,15 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return 1
 	}
 	return 0
+}
+
+// splitWords reads a comma-separated list, dropping empty items.
+func splitWords(s string) []string {
+	var out []string
+	for _, w := range strings.Split(s, ",") {
+		if w = strings.TrimSpace(w); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/api"
 	"github.com/escalator-oss/escalator/internal/consumer"
+	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/engine"
 	"github.com/escalator-oss/escalator/internal/intake"
 	"github.com/escalator-oss/escalator/internal/metrics"
@@ -48,6 +49,8 @@ type App struct {
 	handler consumer.Handler
 	sims    *Sims
 	eng     *engine.Engine
+	// acknowledgers are the providers that read people's replies.
+	acknowledgers map[string]dispatch.Acknowledger
 }
 
 // New returns a worker for cfg. log may be nil.
@@ -260,6 +263,12 @@ func (a *App) Run(ctx context.Context) (err error) {
 	}
 	background.add(&g, "policy reload on SIGHUP", func(ctx context.Context) error { return a.reloadOnHUP(ctx, store, hup) })
 	background.add(&g, "policy watch", func(ctx context.Context) error { return a.watchPolicyFiles(ctx, store) })
+	// People's replies (text messages back), for providers that read them.
+	for name, ack := range a.acknowledgers {
+		background.add(&g, name+" replies", func(ctx context.Context) error {
+			return ack.Replies(ctx, a.cfg.RepliesEvery, a.eng.HandleReply)
+		})
+	}
 
 	a.ready.Store(true)
 	close(a.started)

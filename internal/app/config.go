@@ -70,6 +70,11 @@ type Config struct {
 	// MaxCallsPerPersonPerHour caps the calls to one number in any hour
 	// (0: unlimited).
 	MaxCallsPerPersonPerHour int
+	// RepliesEvery is how often providers that read people's replies (text
+	// messages back) read them.
+	RepliesEvery time.Duration
+	// AckWords are the replies that acknowledge (nil: engine.DefaultAckWords).
+	AckWords []string
 	// Getenv reads the providers' credentials and URLs (nil: os.Getenv).
 	Getenv func(string) string
 	// ProviderTransport, when set, sends the provider clients' HTTP requests
@@ -92,6 +97,7 @@ func Defaults() Config {
 		ShutdownGrace:   consumer.DefaultGrace,
 
 		EscalationRetention: 30 * 24 * time.Hour,
+		RepliesEvery:        10 * time.Second,
 
 		MaxCallsPerPersonPerHour: 20,
 	}
@@ -121,6 +127,9 @@ func (c Config) Validate() error {
 	if c.EscalationRetention < 0 || (c.EscalationRetention > 0 && c.EscalationRetention < natsx.DefaultAlertsMaxAge) {
 		errs = append(errs, fmt.Errorf("--escalation-retention must be 0 (keep for ever) or at least %s, how long alert events are kept "+
 			"(an alert replayed from the ALERTS stream must still find its escalation), got %s", natsx.DefaultAlertsMaxAge, c.EscalationRetention))
+	}
+	if c.RepliesEvery < time.Second {
+		errs = append(errs, fmt.Errorf("--sms-ack-interval must be at least 1s, got %s", c.RepliesEvery))
 	}
 	if c.MaxCallsPerPersonPerHour < 0 {
 		errs = append(errs, fmt.Errorf("--max-calls-per-person must not be negative, got %d", c.MaxCallsPerPersonPerHour))

@@ -32,6 +32,18 @@ func (a *App) startEngine(ctx context.Context, js jetstream.JetStream, setups pr
 		policies = a.sims.follow(store.Current)
 	}
 	a.eng, err = engine.New(ctx, engine.Config{JS: js, Policies: policies, Dispatcher: disp,
-		Answerers: answerers(clients), Logger: a.log, Registerer: a.reg})
+		Answerers: answerers(clients), AckWords: a.cfg.AckWords, Logger: a.log, Registerer: a.reg})
+	a.acknowledgers = acknowledgers(clients)
 	return err
+}
+
+// acknowledgers are the providers that read people's replies, by name.
+func acknowledgers(clients map[string]dispatch.Provider) map[string]dispatch.Acknowledger {
+	out := map[string]dispatch.Acknowledger{}
+	for name, p := range clients {
+		if ack, ok := p.(dispatch.Acknowledger); ok {
+			out[name] = ack
+		}
+	}
+	return out
 }

@@ -70,6 +70,8 @@ type Config struct {
 	// AnswerPollFirst is the first wait before asking (default
 	// DefaultAnswerPollFirst); the wait doubles up to answerPollMax.
 	AnswerPollFirst time.Duration
+	// AckWords are the replies that acknowledge (nil: DefaultAckWords).
+	AckWords []string
 	// LeaseTTL is how long the lease on a step being placed lasts; the
 	// placing worker renews it every third of that until the step's result
 	// is recorded. A worker that dies stops renewing, and once the lease
@@ -81,13 +83,15 @@ type Config struct {
 // Engine is the escalation engine. It implements consumer.Handler (alerts)
 // and consumer.WakeupHandler (wake-ups: timers and steps to place).
 type Engine struct {
-	cfg    Config
-	js     jetstream.JetStream
-	st     store
-	timers jetstream.Stream
-	clk    clock.Clock
-	log    *zap.Logger
-	m      *engineMetrics
+	cfg Config
+	js  jetstream.JetStream
+	st  store
+	// replies remembers the replies applied (HandleReply).
+	replies jetstream.KeyValue
+	timers  jetstream.Stream
+	clk     clock.Clock
+	log     *zap.Logger
+	m       *engineMetrics
 	// owner names this worker in intents' leases.
 	owner string
 	// placing holds the keys of the escalations whose step this worker is
@@ -133,8 +137,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new engine: %w", err)
 	}
+	replies, err := cfg.JS.KeyValue(ctx, natsx.BucketReplies)
+	if err != nil {
+		return nil, fmt.Errorf("new engine: %w", err)
+	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
-	return &Engine{cfg: cfg, js: cfg.JS, st: newStore(cfg.JS, kv), timers: timers, clk: cfg.Clock,
+	return &Engine{cfg: cfg, js: cfg.JS, st: newStore(cfg.JS, kv), replies: replies, timers: timers, clk: cfg.Clock,
 		log: cfg.Logger.With(zap.String("component", "engine")), m: newMetrics(cfg.Registerer), owner: nuid.Next(),
 		bg: bg, stopBg: stop}, nil
 }

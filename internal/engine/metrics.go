@@ -7,6 +7,7 @@ type engineMetrics struct {
 	outcomes                                               *prometheus.CounterVec
 	firstDispatch                                          prometheus.Histogram
 	swept                                                  *prometheus.CounterVec
+	replies                                                *prometheus.CounterVec
 	lastSweep                                              prometheus.Gauge
 }
 
@@ -33,6 +34,10 @@ func newMetrics(reg prometheus.Registerer) *engineMetrics {
 			Name: "escalator_swept_total",
 			Help: "Entries removed from the escalations bucket past --escalation-retention, by kind: escalation (an ended escalation's record) or index (an alert-id index entry).",
 		}, []string{"kind"}),
+		replies: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "escalator_replies_total",
+			Help: "Replies read back from people (text messages), by provider and result: acknowledged (counted per escalation), ignored_text (not an ack word), ignored_number (no active escalation called the sender before the reply), ignored_nothing_active (none with the short code named).",
+		}, []string{"provider", "result"}),
 		lastSweep: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "escalator_sweep_last_success_timestamp_seconds",
 			Help: "When this worker last finished a sweep of ended escalations (0: none yet, or --escalation-retention 0).",
@@ -40,7 +45,7 @@ func newMetrics(reg prometheus.Registerer) *engineMetrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.started, m.grouped, m.unmatched, m.exhausted, m.steps, m.inDoubt, m.outcomes, m.firstDispatch,
-			m.swept, m.lastSweep)
+			m.swept, m.replies, m.lastSweep)
 	}
 	return m
 }

@@ -51,7 +51,8 @@ type Pending struct {
 // identity, the event, the step and loop it belongs to, and when it
 // happened. Callers add what the event says beyond that.
 func newOutcome(esc *Escalation, event string, step, loop int, at time.Time) outcome.Outcome {
-	o := outcome.Outcome{EscalationID: esc.ID, AlertID: esc.AlertID, Event: event, Step: step, Loop: loop, At: at.UTC()}
+	o := outcome.Outcome{EscalationID: esc.ID, ShortCode: ShortCode(esc.ID), AlertID: esc.AlertID, Event: event, Step: step,
+		Loop: loop, At: at.UTC()}
 	if esc.Policy != nil { // always set by the engine; a damaged record still reports
 		o.Policy = esc.Policy.Name
 	}

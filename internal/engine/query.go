@@ -27,16 +27,18 @@ const timelineWait = 2 * time.Second
 
 // Summary is one escalation as the API lists it.
 type Summary struct {
-	ID       string        `json:"id"`
-	Policy   string        `json:"policy"`
-	AlertID  string        `json:"alert_id"`
-	Alerts   int           `json:"alerts"`
-	Status   policy.Status `json:"status"`
-	Step     int           `json:"step"`
-	Loop     int           `json:"loop"`
-	NextAt   time.Time     `json:"next_at"`
-	Started  time.Time     `json:"started_at"`
-	InFlight bool          `json:"in_flight"`
+	ID string `json:"id"`
+	// ShortCode is the escalation's four-digit code (ShortCode).
+	ShortCode string        `json:"short_code"`
+	Policy    string        `json:"policy"`
+	AlertID   string        `json:"alert_id"`
+	Alerts    int           `json:"alerts"`
+	Status    policy.Status `json:"status"`
+	Step      int           `json:"step"`
+	Loop      int           `json:"loop"`
+	NextAt    time.Time     `json:"next_at"`
+	Started   time.Time     `json:"started_at"`
+	InFlight  bool          `json:"in_flight"`
 }
 
 func summarize(esc *Escalation) Summary {
@@ -44,7 +46,7 @@ func summarize(esc *Escalation) Summary {
 	if esc.Policy != nil { // always set by the engine; a damaged record still lists
 		name = esc.Policy.Name
 	}
-	return Summary{ID: esc.ID, Policy: name, AlertID: esc.AlertID, Alerts: len(esc.Alerts), Status: esc.State.Status,
+	return Summary{ID: esc.ID, ShortCode: ShortCode(esc.ID), Policy: name, AlertID: esc.AlertID, Alerts: len(esc.Alerts), Status: esc.State.Status,
 		Step: esc.State.Step, Loop: esc.State.Loop, NextAt: esc.State.NextAt, Started: esc.CreatedAt, InFlight: esc.Intent != nil}
 }
 

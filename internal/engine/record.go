@@ -44,11 +44,13 @@ type Escalation struct {
 // placing it stopped between calling and recording: the step is "in doubt"
 // and is placed again (a duplicate call is better than a missed page).
 type Intent struct {
-	Run        policy.StepRun `json:"run"`
-	Started    bool           `json:"started"`
-	Owner      string         `json:"owner,omitempty"`
-	LeaseUntil time.Time      `json:"lease_until"`
-	Redone     int            `json:"redone,omitempty"`
+	Run     policy.StepRun `json:"run"`
+	Started bool           `json:"started"`
+	// StartedAt is when its calls began to be placed (the last claim).
+	StartedAt  time.Time `json:"started_at,omitempty"`
+	Owner      string    `json:"owner,omitempty"`
+	LeaseUntil time.Time `json:"lease_until"`
+	Redone     int       `json:"redone,omitempty"`
 }
 
 // Call is one step's dispatch, as recorded.

@@ -57,7 +57,7 @@ func (e *Engine) runIntent(ctx context.Context, key, id string) error {
 			inDoubt = true
 			in.Redone++
 		}
-		in.Started, in.Owner, in.LeaseUntil = true, e.owner, now.Add(e.cfg.LeaseTTL)
+		in.Started, in.StartedAt, in.Owner, in.LeaseUntil = true, now, e.owner, now.Add(e.cfg.LeaseTTL)
 		return cur, nil
 	})
 	if errors.Is(err, errGone) {

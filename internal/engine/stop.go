@@ -62,6 +62,7 @@ func (e *Engine) stop(ctx context.Context, d consumer.Delivery, kind policy.Inpu
 const (
 	viaAlert  = "alert"
 	viaAnswer = "answer"
+	viaSMS    = "sms"
 )
 
 // end is the decision that acknowledges or resolves cur (by whom, via

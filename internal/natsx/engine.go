@@ -26,7 +26,14 @@ const (
 	BucketEscalations = "escalations"
 	// BucketLocks holds provider locks (e.g. IoTCall rule keys).
 	BucketLocks = "escalator_locks"
+	// BucketReplies remembers the replies (text messages back) already
+	// applied, so that each is applied once by whichever worker reads it.
+	BucketReplies = "escalator_replies"
 )
+
+// RepliesKept is how long an applied reply is remembered: longer than any
+// provider keeps showing it in the log a worker reads.
+const RepliesKept = 7 * 24 * time.Hour
 
 // OutcomeSubject is the subject of an escalation's outcome event:
 // escalations.<escalation-id as a subject token>.<event>.
@@ -96,6 +103,9 @@ func EnsureEngine(ctx context.Context, js jetstream.JetStream, t Topology) error
 		buckets: []jetstream.KeyValueConfig{{
 			Bucket: BucketEscalations, Description: "escalation state", History: 1,
 			Storage: jetstream.FileStorage, Replicas: t.Replicas,
+		}, {
+			Bucket: BucketReplies, Description: "replies (text messages) already applied", History: 1,
+			TTL: RepliesKept, Storage: jetstream.FileStorage, Replicas: t.Replicas,
 		}},
 	}.apply(ctx, js)
 }

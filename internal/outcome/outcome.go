@@ -28,15 +28,18 @@ const (
 
 // Outcome is the JSON of one outcome event; other services rely on it.
 type Outcome struct {
-	EscalationID string            `json:"escalation_id"`
-	AlertID      string            `json:"alert_id"`
-	Policy       string            `json:"policy,omitempty"`
-	Event        string            `json:"event"`
-	Step         int               `json:"step"`
-	Loop         int               `json:"loop"`
-	At           time.Time         `json:"at"`
-	Provider     string            `json:"provider,omitempty"`
-	People       []provider.Person `json:"people,omitempty"`
+	EscalationID string `json:"escalation_id"`
+	// ShortCode is the escalation's four-digit code, which a person may
+	// name in a reply ("ack 4821").
+	ShortCode string            `json:"short_code,omitempty"`
+	AlertID   string            `json:"alert_id"`
+	Policy    string            `json:"policy,omitempty"`
+	Event     string            `json:"event"`
+	Step      int               `json:"step"`
+	Loop      int               `json:"loop"`
+	At        time.Time         `json:"at"`
+	Provider  string            `json:"provider,omitempty"`
+	People    []provider.Person `json:"people,omitempty"`
 	// NotCalled are people the step meant to call and the provider did
 	// not, on purpose, with why (dispatched: a rotation that stopped).
 	NotCalled  []provider.Unreached `json:"not_called,omitempty"`
