@@ -28,22 +28,57 @@ type Settings struct {
 // Provider implements provider.Settings.
 func (Settings) Provider() string { return Name }
 
-// Kind is Yemot as the policy files see it.
-type Kind struct{}
+// Kind is Yemot as the policy files see it, with what the deployment says
+// of it.
+type Kind struct {
+	// CheckAnswered is YEMOT_CHECK_ANSWERED: the worker asks
+	// GetCampaignStatus whether a call was answered, which a rotation needs
+	// to stop when someone answers.
+	CheckAnswered bool
+}
 
 // Name implements provider.Kind.
 func (Kind) Name() string { return Name }
 
+// The problems of a step that asks Yemot for what it cannot do. Each says
+// why and what to use instead; the IoTCall call types are named as
+// IoTCall's dashboard (and manual) names them.
+const (
+	noStopOnAnswer = "yemot cannot stop other phones ringing when one answers; " +
+		"use an iotcall rule of type 一斉(誰か受電したら終了), or drop stop_on_answer"
+	noPassOn = "yemot cannot let the person who answers pass the call on to the next; " +
+		"use an iotcall rule of type 輪番(「9」で次へ), or drop pass_on"
+	noRotation = "yemot can stop a rotation when someone answers only with answered detection, " +
+		"which is off (YEMOT_CHECK_ANSWERED is not true); set YEMOT_CHECK_ANSWERED=true on the workers, " +
+		"or use an iotcall rule of type 輪番"
+	needIVRPath = "is required: the extension (שלוחה) answered calls are put into, e.g. ivr2:/1/100"
+)
+
 // Decode implements provider.Kind: `yemot: {ivr_path, caller_id, ring,
-// tzintuk}`, all optional. A campaign calls at most MaxPhones numbers and
-// rings at most MaxRing, in whole seconds.
-func (Kind) Decode(d *yamlx.Decoder, n, at *yaml.Node, path string, step provider.Step) provider.Settings {
+// tzintuk}`. ivr_path is required (the manual lists it among the required
+// parameters and gives it no default); the others are optional. A campaign
+// calls at most MaxPhones numbers and rings at most MaxRing, in whole
+// seconds.
+//
+// A strategy means the same on every provider, or the step is refused:
+//   - stop_on_answer: a Yemot campaign has no command to stop its other
+//     numbers when one answers (the manual documents none), so the promise
+//     cannot be kept;
+//   - pass_on: nothing in Yemot lets the person who answers hand the call on;
+//   - rotation: the client calls one person at a time and stops when
+//     someone answers, which it can tell only with answered detection
+//     (GetCampaignStatus, k.CheckAnswered). Without it a rotation that may
+//     call more than one person is refused; a rotation of one person is a
+//     single call and needs no detection.
+func (k Kind) Decode(d *yamlx.Decoder, n, at *yaml.Node, path string, step provider.Step) provider.Settings {
 	f, _, ok := d.Fields(n, path, "ivr_path", "caller_id", "ring", "tzintuk")
 	if !ok {
 		return nil
 	}
 	v := Settings{}
-	if x := f["ivr_path"]; x != nil {
+	if x := f["ivr_path"]; x == nil {
+		d.Add(n, yamlx.Join(path, "ivr_path"), needIVRPath)
+	} else {
 		v.IVRPath, _ = d.NonEmpty(x, yamlx.Join(path, "ivr_path"))
 	}
 	if x := f["caller_id"]; x != nil {
@@ -72,6 +107,15 @@ func (Kind) Decode(d *yamlx.Decoder, n, at *yaml.Node, path string, step provide
 	}
 	if step.AtOnce > MaxPhones {
 		d.Add(at, path, "a Yemot campaign calls at most %d numbers, but this step calls %d", MaxPhones, step.AtOnce)
+	}
+	if step.StopOnAnswer {
+		d.Add(at, path, noStopOnAnswer)
+	}
+	if step.PassOn {
+		d.Add(at, path, noPassOn)
+	}
+	if step.Strategy == provider.Rotation && step.AtOnce > 1 && !k.CheckAnswered {
+		d.Add(at, path, noRotation)
 	}
 	return v
 }

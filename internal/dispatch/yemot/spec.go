@@ -48,9 +48,9 @@ type setup struct {
 	checkAnswered bool
 }
 
-func (setup) Name() string        { return Name }
-func (setup) Kind() provider.Kind { return Kind{} }
-func (s setup) Secrets() []string { return nonEmpty(s.token.Reveal(), s.password.Reveal()) }
+func (setup) Name() string          { return Name }
+func (s setup) Kind() provider.Kind { return Kind{CheckAnswered: s.checkAnswered} }
+func (s setup) Secrets() []string   { return nonEmpty(s.token.Reveal(), s.password.Reveal()) }
 func (s setup) Configured() bool {
 	return (s.token != "" || (s.username != "" && s.password != "")) && s.baseURL != ""
 }

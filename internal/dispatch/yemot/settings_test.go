@@ -1,0 +1,97 @@
+package yemot_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
+	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
+)
+
+// stepPolicy is a policy of one step through Yemot: step is the step's
+// mapping after `notify`, yemotSettings the via entry's settings.
+func stepPolicy(notify, step, yemotSettings string) string {
+	return fmt.Sprintf(`name: t
+people:
+  noa: {phone: "+972 52-234-5678"}
+  eitan: {phone: "+972 52-345-6789"}
+steps:
+  - notify: %s
+%s
+    via:
+      - yemot: %s
+    wait: 5m
+`, notify, step, yemotSettings)
+}
+
+// TestPolicyCheck: what a Yemot step may promise. Each strategy means the
+// same on every provider, or the step is refused with the reason and the
+// alternative.
+func TestPolicyCheck(t *testing.T) {
+	const ivr = `{ivr_path: "ivr2:/1/100", ring: 30s}`
+	tests := []struct {
+		name          string
+		checkAnswered bool
+		notify, step  string
+		settings      string
+		want          []string // problems, exactly
+	}{
+		{name: "broadcast", notify: "[noa, eitan]", step: "    strategy: broadcast", settings: ivr},
+		{name: "broadcast, stop_on_answer", notify: "[noa, eitan]", step: "    strategy: broadcast\n    stop_on_answer: true",
+			settings: ivr, checkAnswered: true,
+			want: []string{"p.yaml:10:9: steps[0].via[0].yemot: yemot cannot stop other phones ringing when one answers; " +
+				"use an iotcall rule of type 一斉(誰か受電したら終了), or drop stop_on_answer"}},
+		{name: "rotation with answered detection", notify: "[noa, eitan]", step: "    strategy: rotation",
+			settings: ivr, checkAnswered: true},
+		{name: "rotation without answered detection", notify: "[noa, eitan]", step: "    strategy: rotation", settings: ivr,
+			want: []string{"p.yaml:9:9: steps[0].via[0].yemot: yemot can stop a rotation when someone answers only with " +
+				"answered detection, which is off (YEMOT_CHECK_ANSWERED is not true); set YEMOT_CHECK_ANSWERED=true on the workers, " +
+				"or use an iotcall rule of type 輪番"}},
+		{name: "rotation of one without answered detection: a single call", notify: "[noa]", step: "    strategy: rotation", settings: ivr},
+		{name: "rotation, pass_on", notify: "[noa, eitan]", step: "    strategy: rotation\n    pass_on: true",
+			settings: ivr, checkAnswered: true,
+			want: []string{"p.yaml:10:9: steps[0].via[0].yemot: yemot cannot let the person who answers pass the call on to the next; " +
+				"use an iotcall rule of type 輪番(「9」で次へ), or drop pass_on"}},
+		{name: "no ivr_path", notify: "[noa]", step: "    strategy: single", settings: "{ring: 30s, tzintuk: true}",
+			want: []string{"p.yaml:9:16: steps[0].via[0].yemot.ivr_path: is required: the extension (שלוחה) answered calls are put into, e.g. ivr2:/1/100"}},
+		{name: "empty ivr_path", notify: "[noa]", step: "    strategy: single", settings: `{ivr_path: ""}`,
+			want: []string{"p.yaml:9:27: steps[0].via[0].yemot.ivr_path: must not be empty"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opt := policy.Options{Providers: provider.Kinds{yemot.Kind{CheckAnswered: tt.checkAnswered}}}
+			_, err := policy.ParseWith(opt, "p.yaml", []byte(stepPolicy(tt.notify, tt.step, tt.settings)))
+			var got []string
+			if err != nil {
+				got = strings.Split(err.Error(), "\n")
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestKindFollowsTheDeployment: the worker checks policies with the Kind
+// its environment gives; YEMOT_CHECK_ANSWERED=true lets a rotation through.
+func TestKindFollowsTheDeployment(t *testing.T) {
+	rotation := stepPolicy("[noa, eitan]", "    strategy: rotation", `{ivr_path: "ivr2:/1"}`)
+	for _, tc := range []struct {
+		env    map[string]string
+		wantOK bool
+	}{
+		{map[string]string{"YEMOT_TOKEN": "0770000000:pw"}, false},
+		{map[string]string{"YEMOT_TOKEN": "0770000000:pw", "YEMOT_CHECK_ANSWERED": "true"}, true},
+	} {
+		s, err := yemot.Spec{}.Load(func(k string) string { return tc.env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = policy.ParseWith(policy.Options{Providers: provider.Kinds{s.Kind()}}, "p.yaml", []byte(rotation))
+		if (err == nil) != tc.wantOK {
+			t.Errorf("env %v: rotation gives %v; want accepted %v", tc.env, err, tc.wantOK)
+		}
+	}
+}
