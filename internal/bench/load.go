@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/escalator-oss/escalator/internal/natsx"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -133,7 +134,7 @@ type outcomeMsg struct {
 
 func watch(nc *nats.Conn) (*watcher, error) {
 	w := newWatcher()
-	sub, err := nc.Subscribe("escalations.>", w.on)
+	sub, err := nc.Subscribe(natsx.SubjectOutcomes, w.on)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +160,7 @@ func replayWatch(ctx context.Context, nc *nats.Conn, since time.Time, only map[s
 	if err != nil {
 		return nil, nil, err
 	}
-	cons, err := js.OrderedConsumer(ctx, "ESCALATIONS", jetstream.OrderedConsumerConfig{
+	cons, err := js.OrderedConsumer(ctx, natsx.StreamOutcomes, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartTimePolicy, OptStartTime: &since,
 	})
 	if err != nil {

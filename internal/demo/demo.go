@@ -24,6 +24,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/app"
+	"github.com/escalator-oss/escalator/internal/natsx"
 	"github.com/escalator-oss/escalator/internal/outcome"
 )
 
@@ -132,7 +133,7 @@ func newScript(a *app.App, out io.Writer) (*script, error) {
 		return nil, fmt.Errorf("open jetstream: %w", err)
 	}
 	s := &script{a: a, out: out, js: js, events: make(chan outcome.Outcome, 256)}
-	s.sub, err = a.Conn().Subscribe("escalations.>", func(m *nats.Msg) {
+	s.sub, err = a.Conn().Subscribe(natsx.SubjectOutcomes, func(m *nats.Msg) {
 		var o outcome.Outcome
 		if json.Unmarshal(m.Data, &o) == nil {
 			s.events <- o
