@@ -35,7 +35,15 @@ func (a *App) providers(log *zap.Logger) (providers.Setups, *policystore.Store, 
 	}
 	if a.cfg.SimulateProviders {
 		a.sims = StartSims(nil, a.log, dispatch.SimOptions{})
-		getenv = a.sims.Getenv
+		// The simulators' account, and for what they do not set (a
+		// provider's options, such as YEMOT_SMS_ACK) the environment.
+		env := getenv
+		getenv = func(k string) string {
+			if v := a.sims.Getenv(k); v != "" {
+				return v
+			}
+			return env(k)
+		}
 		log.Warn("SIMULATED PROVIDERS: no real phone calls are placed; the providers are simulators on loopback",
 			zap.Strings("urls", a.sims.urls()))
 	}
