@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +42,9 @@ func (a *App) providers(log *zap.Logger) (providers.Setups, *policystore.Store, 
 		getenv = func(k string) string {
 			if v := a.sims.Getenv(k); v != "" {
 				return v
+			}
+			if base, ok := strings.CutSuffix(k, "_FILE"); ok && a.sims.Getenv(base) != "" {
+				return "" // a real credential's file: the simulator's wins
 			}
 			return env(k)
 		}
