@@ -1,9 +1,13 @@
 // Package yemotsim is an in-process simulator of Yemot HaMashiach's API for
 // tests and the demo. It enforces the documented contract (commands under
-// /ym/api/<Command>, the token, HTTP 200 with responseStatus ERROR,
-// EXCEPTION or FORBIDDEN for errors, at most 500 numbers a campaign,
-// callsTimeOut at most 35), records every request and campaign, and can be
-// told to fail. It is safe for concurrent use.
+// /ym/api/<Command>, the token, each command's parameters by their exact
+// names, HTTP 200 with responseStatus ERROR, EXCEPTION or FORBIDDEN for
+// errors, at most 500 numbers a campaign, callsTimeOut at most 35), records
+// every request and campaign, lets the calls of a campaign end answered or
+// not (by themselves when their ring time is over, on the simulator's
+// clock, unless a test decides), keeps a log of incoming text messages
+// (GetSmsIncomingLog), and can be told to fail. It is safe for concurrent
+// use.
 package yemotsim
 
 import (
@@ -14,6 +18,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/escalator-oss/escalator/internal/clock"
 )
 
 // Config configures a Server.
@@ -22,6 +28,13 @@ type Config struct {
 	// Login username and password. Defaults: "0770000000" and "sim-password".
 	System   string
 	Password string
+	// Clock is the simulator's time: when a campaign's calls end, when a
+	// text message arrives. nil: the wall clock.
+	Clock clock.Clock
+	// SMSNumber is the number people text (a row's dest), as the log shows
+	// numbers: international digits. Default: System in that form
+	// ("972770000000").
+	SMSNumber string
 	// Wrap, when set, wraps the simulator's handler (to add latency, or to
 	// observe requests as they arrive).
 	Wrap func(http.Handler) http.Handler
@@ -45,11 +58,23 @@ type Campaign struct {
 	Phones       []string // the numbers dialled (rejected ones excluded)
 	IVRPath      string
 	CallerID     string
-	CallsTimeOut int
-	// Status is the campaignStatus; Entries maps each number to its
-	// entryStatus ("dialing" until set).
-	Status  string
+	CallsTimeOut int // the ring time in seconds (a tzintuk's TzintukTimeOut)
+	// Started is when the simulator accepted it, on its clock.
+	Started time.Time
+	// Status is the campaignStatus: RUNNING until every call has ended,
+	// then FINISHED (unless SetCampaignStatus said otherwise).
+	Status string
+	// Entries maps each number to its entryStatus: "dialing" while it
+	// rings, "bridged" once answered, "no_answer" when its ring time is
+	// over unanswered, or what SetEntryStatus set.
 	Entries map[string]string
+}
+
+// Response is a raw HTTP answer for RespondNext.
+type Response struct {
+	Code   int
+	Header http.Header
+	Body   string
 }
 
 // Server is a running simulator.
@@ -63,14 +88,18 @@ type Server struct {
 	sessions  map[string]bool // session token → expired
 	seq       int
 	requests  []Request
-	campaigns []*Campaign
+	campaigns []*campaign
 	logins    int
 	rejects   map[string]string
+	answers   map[string]time.Duration // number → how soon it answers future campaigns
 	failN     int
 	failCode  int
 	stallN    int
 	answerN   int
 	answerAs  answer
+	raw       []Response // answered next, in order, before anything else
+	sms       []SMS
+	smsText   bool // serve dest and phone as JSON strings instead of numbers
 }
 
 // New starts a simulator on a loopback port.
@@ -81,11 +110,18 @@ func New(cfg Config) *Server {
 	if cfg.Password == "" {
 		cfg.Password = "sim-password"
 	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.SMSNumber == "" {
+		cfg.SMSNumber = international(cfg.System)
+	}
 	s := &Server{
 		cfg:      cfg,
 		closing:  make(chan struct{}),
 		sessions: map[string]bool{},
 		rejects:  map[string]string{},
+		answers:  map[string]time.Duration{},
 	}
 	var h http.Handler = http.HandlerFunc(s.serve)
 	if cfg.Wrap != nil {
@@ -134,6 +170,25 @@ func (s *Server) AnswerNext(n int, status, message string) {
 	s.answerN, s.answerAs = n, fail(status, message)
 }
 
+// RespondNext makes the next requests answer r, one each, in order, whatever
+// they ask: what something between the client and Yemot might send (a
+// login or maintenance page with 200, an empty 204, JSON of another shape).
+// Nothing is run.
+func (s *Server) RespondNext(r ...Response) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.raw = append(s.raw, r...)
+}
+
+// RedirectNext makes the next n requests answer 302 Found to location (a
+// proxy sending the client to a login page).
+func (s *Server) RedirectNext(n int, location string) {
+	for range n {
+		s.RespondNext(Response{Code: http.StatusFound, Header: http.Header{"Location": {location}},
+			Body: "<html>moved</html>"})
+	}
+}
+
 // Reject makes the simulator refuse number (as sent) under `errors` with
 // reason ("not Vaild" when empty), as Yemot does with invalid numbers.
 func (s *Server) Reject(number, reason string) {
@@ -143,6 +198,20 @@ func (s *Server) Reject(number, reason string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.rejects[number] = reason
+}
+
+// WillAnswer makes number (as sent) answer every campaign started from now
+// on that calls it, after ringing for after (on the simulator's clock): its
+// entry turns "bridged" then, unless the ring time is over first. A
+// negative after undoes it.
+func (s *Server) WillAnswer(number string, after time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if after < 0 {
+		delete(s.answers, number)
+		return
+	}
+	s.answers[number] = after
 }
 
 // ExpireSessions makes every session token issued so far expired (FORBIDDEN
@@ -163,28 +232,32 @@ func (s *Server) InvalidateSessions() {
 	clear(s.sessions)
 }
 
-// SetEntryStatus sets number's entryStatus (e.g. "bridged" for answered) in
-// every campaign that dialled it, and returns how many it changed.
+// SetEntryStatus sets number's entryStatus (e.g. "bridged" for answered,
+// "no_answer", "busy") in every CallExtensionBridging campaign that
+// dialled it, for good, and returns how many it changed. (A tzintuk cannot
+// be answered.)
 func (s *Server) SetEntryStatus(number, status string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
 	for _, c := range s.campaigns {
-		if _, ok := c.Entries[number]; ok {
-			c.Entries[number] = status
-			n++
+		if c.Command != bridging || !slices.Contains(c.Phones, number) {
+			continue
 		}
+		c.set[number] = status
+		n++
 	}
 	return n
 }
 
-// SetCampaignStatus sets a campaign's campaignStatus (e.g. "FINISHED").
+// SetCampaignStatus sets a campaign's campaignStatus (e.g. "FINISHED"), for
+// good.
 func (s *Server) SetCampaignStatus(id, status string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.campaigns {
 		if c.ID == id {
-			c.Status = status
+			c.statusSet = status
 			return nil
 		}
 	}
@@ -198,15 +271,17 @@ func (s *Server) Requests() []Request {
 	return slices.Clone(s.requests)
 }
 
-// Campaigns returns copies of the campaigns (and tzintuks) accepted, in order.
+// Campaigns returns the campaigns (and tzintuks) accepted, in order, as
+// they are now.
 func (s *Server) Campaigns() []Campaign {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	now := s.cfg.Clock.Now()
 	out := make([]Campaign, len(s.campaigns))
 	for i, c := range s.campaigns {
-		out[i] = *c
+		out[i] = c.at(now)
 		out[i].Phones = slices.Clone(c.Phones)
-		out[i].Entries = maps.Clone(c.Entries)
+		out[i].Entries = maps.Clone(out[i].Entries)
 	}
 	return out
 }
