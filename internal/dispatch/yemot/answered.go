@@ -3,6 +3,7 @@ package yemot
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/phone"
@@ -25,7 +26,10 @@ type Entry struct {
 }
 
 // Over reports whether the campaign will dial no more.
-func (s CampaignStatus) Over() bool { return s.Status == "FINISHED" || s.Status == "STOPPED" }
+func (s CampaignStatus) Over() bool {
+	st := strings.ToUpper(strings.TrimSpace(s.Status))
+	return st == "FINISHED" || st == "STOPPED"
+}
 
 // CampaignStatus reads a campaign's status with GetCampaignStatus.
 func (c *Client) CampaignStatus(ctx context.Context, campaignID string) (CampaignStatus, error) {

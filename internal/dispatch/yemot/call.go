@@ -21,14 +21,18 @@ type target struct {
 
 // Call places req's calls with CallExtensionBridging. Broadcast is one
 // campaign for everyone (split into campaigns of at most 500 numbers);
-// single calls the first person only; rotation runs one campaign per person,
-// in order, the step's ring time apart, stopping early when req.Stopped says
-// so. Numbers Yemot lists under `errors` are reported in Result.Failed. When
-// the step asks for it, a RunTzintuk ping to the same numbers goes first; its
-// failure is only logged.
+// single calls the first person only; rotation calls one person at a time,
+// each in a campaign of their own (see rotate). Numbers Yemot lists under
+// `errors` are reported in Result.Failed; Result.Reached are exactly the
+// people whose number entered a campaign. When the step asks for it, a
+// RunTzintuk ping goes right before the campaign it announces (in a
+// rotation, before each person's own); its failure is only logged.
 //
-// A rotation's Call lasts about (people-1) × ring: the caller's context must
-// allow for it.
+// Yemot cannot stop a campaign's other calls when one answers, nor let the
+// person who answers pass it on: policy check refuses stop_on_answer and
+// pass_on with Yemot. A request that still carries them (a policy snapshot
+// from before that check) is called without them, and the Result's Detail
+// says so.
 func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Result, error) {
 	res := dispatch.Result{Provider: Name}
 	v, err := provider.As[Settings](req.Via)
@@ -56,15 +60,16 @@ func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Resul
 	if len(targets) == 0 {
 		return res, errors.New("call through yemot: no number that Yemot can dial")
 	}
-	if v.Tzintuk {
-		c.tzintuk(ctx, targets, v.CallerID)
-	}
-	if req.Strategy == provider.Rotation {
+	c.unkept(req, &res)
+	if req.Strategy == provider.Rotation && len(targets) > 1 {
 		return c.rotate(ctx, req, v, targets, secs, res)
 	}
 	for start := 0; start < len(targets); start += MaxPhones {
 		chunk := targets[start:min(start+MaxPhones, len(targets))]
-		if err := c.campaign(ctx, chunk, v, secs, &res); err != nil {
+		if v.Tzintuk {
+			c.tzintuk(ctx, chunk, v.CallerID)
+		}
+		if _, err := c.campaign(ctx, chunk, v, secs, &res); err != nil {
 			if len(res.Reached) == 0 {
 				return res, err
 			}
@@ -79,36 +84,22 @@ func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Resul
 	return finish(res)
 }
 
-// rotate runs one campaign per target, ring apart.
-func (c *Client) rotate(ctx context.Context, req dispatch.Request, v Settings, targets []target, secs int, res dispatch.Result) (dispatch.Result, error) {
-	ring := v.Ring
-	if ring <= 0 {
-		ring = defaultRing
+// unkept notes in res, and logs, what req asks that Yemot cannot do.
+func (c *Client) unkept(req dispatch.Request, res *dispatch.Result) {
+	var notes []string
+	if req.StopOnAnswer {
+		notes = append(notes, "stop_on_answer not honoured: yemot cannot stop other phones ringing when one answers")
 	}
-	for i, t := range targets {
-		if i > 0 {
-			select {
-			case <-c.cfg.Clock.After(ring):
-			case <-ctx.Done():
-				for _, rest := range targets[i:] {
-					res.Failed = append(res.Failed, failures(rest, "rotation interrupted: "+ctx.Err().Error())...)
-				}
-				return finish(res)
-			}
-			if req.Stopped != nil && req.Stopped() {
-				res.Detail = joinDetail(res.Detail, fmt.Sprintf("rotation stopped after %d of %d: escalation stopped", i, len(targets)))
-				c.log.Info("rotation stopped", zap.String("escalation", req.EscalationID), zap.Int("called", i), zap.Int("people", len(targets)))
-				return finish(res)
-			}
-		}
-		if err := c.campaign(ctx, []target{t}, v, secs, &res); err != nil {
-			if len(res.Reached) == 0 {
-				return res, err // nothing placed yet: retrying is safe
-			}
-			res.Failed = append(res.Failed, failures(t, err.Error())...)
-		}
+	if req.PassOn {
+		notes = append(notes, "pass_on not honoured: yemot cannot let the person who answers pass the call on")
 	}
-	return finish(res)
+	if req.Strategy == provider.Rotation && len(req.People) > 1 && !c.cfg.CheckAnswered {
+		notes = append(notes, "without answered detection (YEMOT_CHECK_ANSWERED) the rotation cannot stop when someone answers")
+	}
+	for _, n := range notes {
+		res.Detail = joinDetail(res.Detail, n)
+		c.log.Warn(n, zap.String("escalation", req.EscalationID))
+	}
 }
 
 // finish turns a result that reached nobody into an error, so the fallback
@@ -153,6 +144,18 @@ func failures(t target, reason string) []provider.Unreached {
 		out = append(out, provider.Unreached{Person: p, Reason: reason})
 	}
 	return out
+}
+
+// names are the names of the people of t, e.g. "noa" or "noa and eitan".
+func (t target) names() string {
+	ns := make([]string, len(t.people))
+	for i, p := range t.people {
+		ns[i] = p.Name
+	}
+	if len(ns) < 2 {
+		return strings.Join(ns, "")
+	}
+	return strings.Join(ns[:len(ns)-1], ", ") + " and " + ns[len(ns)-1]
 }
 
 func numbers(ts []target) []string {

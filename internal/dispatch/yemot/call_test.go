@@ -3,6 +3,7 @@ package yemot_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
+	"github.com/escalator-oss/escalator/internal/dispatch/yemot/yemotsim"
 	"github.com/escalator-oss/escalator/internal/provider"
 )
 
@@ -168,8 +170,10 @@ func TestTzintukFailureOnlyLogged(t *testing.T) {
 	}
 }
 
-// TestAttemptTimeout: a rotation's one Call waits the ring time between its
-// campaigns, so its attempt needs that much more than the base timeout.
+// TestAttemptTimeout: a rotation's one Call sends each person's requests
+// and waits for each call but the last to end (up to its ring time and the
+// status's lag, 5s), so its attempt needs that much more than the base
+// timeout.
 func TestAttemptTimeout(t *testing.T) {
 	c, err := yemot.New(yemot.Config{Token: "0770000000:pw"})
 	if err != nil {
@@ -182,8 +186,8 @@ func TestAttemptTimeout(t *testing.T) {
 		req  dispatch.Request
 		want time.Duration
 	}{
-		{"rotation, ring set", request(provider.Rotation, three, ring20), 10*time.Second + 40*time.Second},
-		{"rotation, default ring", request(provider.Rotation, three, yemot.Settings{}), 10*time.Second + 60*time.Second},
+		{"rotation, ring set", request(provider.Rotation, three, ring20), 3*10*time.Second + 2*(20+5)*time.Second},
+		{"rotation, default ring", request(provider.Rotation, three, yemot.Settings{}), 3*10*time.Second + 2*(30+5)*time.Second},
 		{"rotation of one", request(provider.Rotation, three[:1], ring20), 10 * time.Second},
 		{"broadcast", request(provider.Broadcast, three, ring20), 10 * time.Second},
 	} {
@@ -192,5 +196,95 @@ func TestAttemptTimeout(t *testing.T) {
 				t.Errorf("AttemptTimeout = %s, want %s", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestOnlyTheDocumentedAnswerCounts: a 2xx counts only with the documented
+// body (a JSON object with responseStatus); a redirect is not followed.
+// Anything else is a permanent error naming the provider and the status,
+// and nobody counts as called.
+func TestOnlyTheDocumentedAnswerCounts(t *testing.T) {
+	tests := []struct {
+		name   string
+		answer func(s *yemotsim.Server)
+		want   []string // in the error
+	}{
+		{name: "redirect to a login page", answer: func(s *yemotsim.Server) { s.RedirectNext(1, "/login") },
+			want: []string{"yemot", "302 Found"}},
+		{name: "maintenance page with 200", answer: func(s *yemotsim.Server) {
+			s.RespondNext(yemotsim.Response{Code: 200, Body: "<html>maintenance</html>"})
+		}, want: []string{"yemot CallExtensionBridging: 200 OK, but the body is not a JSON object: <html>maintenance</html>"}},
+		{name: "empty 204", answer: func(s *yemotsim.Server) { s.RespondNext(yemotsim.Response{Code: 204}) },
+			want: []string{"yemot CallExtensionBridging: 204 No Content, but the body is not a JSON object"}},
+		{name: "a JSON array", answer: func(s *yemotsim.Server) { s.RespondNext(yemotsim.Response{Code: 200, Body: `[]`}) },
+			want: []string{"yemot CallExtensionBridging: 200 OK, but the body is not a JSON object"}},
+		{name: "JSON without responseStatus", answer: func(s *yemotsim.Server) {
+			s.RespondNext(yemotsim.Response{Code: 200, Body: `{"campaignId":"YA-1","callsCount":1}`})
+		}, want: []string{`yemot CallExtensionBridging: 200 OK, but the body has no responseStatus: {"campaignId":"YA-1","callsCount":1}`}},
+		{name: "OK, but no call in the campaign", answer: func(s *yemotsim.Server) {
+			s.RespondNext(yemotsim.Response{Code: 200, Body: `{"responseStatus":"OK","callsCount":"0","errors":[],"campaignId":"YA-2"}`})
+		}, want: []string{"nobody was dialled: p0: yemot did not dial 0522000000: campaign YA-2 counts no call"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			tt.answer(f.sim)
+			res, err := f.c.Call(context.Background(), request(provider.Single, people(1), via))
+			if err == nil {
+				t.Fatalf("Call = %+v; want an error", res)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %q", err, w)
+				}
+			}
+			if retry, _ := dispatch.IsRetryable(err); retry {
+				t.Errorf("error %v is retryable; want permanent", err)
+			}
+			if len(res.Reached) != 0 {
+				t.Errorf("Reached = %v; want nobody", res.Reached)
+			}
+			if n := len(f.sim.Requests()); n != 1 {
+				t.Errorf("%d requests; want 1 (no redirect followed)", n)
+			}
+		})
+	}
+}
+
+// TestBroadcastTzintukRightBeforeItsCampaign: each campaign's tzintuk goes
+// right before it, not all of them first.
+func TestBroadcastTzintukRightBeforeItsCampaign(t *testing.T) {
+	f := newFixture(t, nil)
+	v := via
+	v.Tzintuk = true
+	if _, err := f.c.Call(context.Background(), request(provider.Broadcast, people(501), v)); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range f.sim.Campaigns() {
+		got = append(got, fmt.Sprintf("%s of %d", c.Command, len(c.Phones)))
+	}
+	want := []string{"RunTzintuk of 500", "CallExtensionBridging of 500", "RunTzintuk of 1", "CallExtensionBridging of 1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("campaigns %v; want %v", got, want)
+	}
+}
+
+// TestUnkeptOptionsAreSaid: a request that still asks what Yemot cannot do
+// (a policy snapshot from before policy check refused it) is called, and
+// the result says what was not honoured.
+func TestUnkeptOptionsAreSaid(t *testing.T) {
+	f := newFixture(t, nil)
+	req := request(provider.Broadcast, people(2), via)
+	req.StopOnAnswer = true
+	res, err := f.c.Call(context.Background(), req)
+	if err != nil || len(res.Reached) != 2 {
+		t.Fatalf("Call = %+v, %v; want both called", res, err)
+	}
+	if !strings.Contains(res.Detail, "stop_on_answer not honoured: yemot cannot stop other phones ringing when one answers") {
+		t.Errorf("Detail %q does not say stop_on_answer was not honoured", res.Detail)
+	}
+	if f.logs.FilterMessageSnippet("stop_on_answer not honoured").Len() != 1 {
+		t.Errorf("not logged: %v", f.logs.All())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.uber.org/zap"
@@ -31,9 +32,28 @@ type tzintukBody struct {
 
 // campaignAnswer is the part of CallExtensionBridging's answer the client uses.
 type campaignAnswer struct {
-	CallsCount int             `json:"callsCount"`
+	// CallsCount is nil when the answer does not have it.
+	CallsCount *flexInt        `json:"callsCount"`
 	Errors     json.RawMessage `json:"errors"`
 	CampaignID flexString      `json:"campaignId"`
+}
+
+// flexInt decodes a JSON number or a numeric string (the manual says int;
+// PHP may send either); null leaves it unset.
+type flexInt int
+
+// UnmarshalJSON accepts a number or a string of one.
+func (f *flexInt) UnmarshalJSON(b []byte) error {
+	var s flexString
+	if err := s.UnmarshalJSON(b); err != nil {
+		return err
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(string(s)), 64)
+	if err != nil {
+		return fmt.Errorf("not a number: %s", b)
+	}
+	*f = flexInt(n)
+	return nil
 }
 
 // flexString decodes a JSON string or number as a string.
@@ -58,33 +78,49 @@ func (f *flexString) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// campaign runs one CallExtensionBridging campaign for ts (at most 500) and
-// adds its outcome to res.
-func (c *Client) campaign(ctx context.Context, ts []target, v Settings, secs int, res *dispatch.Result) error {
+// campaign runs one CallExtensionBridging campaign for ts (at most 500),
+// adds its outcome to res, and returns its id. Reached are the people whose
+// number entered the campaign: not named under `errors`, and not in a
+// campaign whose answer counts no call at all (callsCount 0).
+func (c *Client) campaign(ctx context.Context, ts []target, v Settings, secs int, res *dispatch.Result) (string, error) {
 	phones := numbers(ts)
 	var out campaignAnswer
 	err := c.command(ctx, "CallExtensionBridging", func(tok string) any {
 		return bridgingBody{Token: tok, Phones: phones, IVRPath: v.IVRPath, CallerID: v.CallerID, CallsTimeOut: secs}
 	}, &out)
 	if err != nil {
-		return fmt.Errorf("run yemot campaign: %w", err)
+		return "", fmt.Errorf("run yemot campaign: %w", err)
 	}
+	id := string(out.CampaignID)
 	rejected := rejections(out.Errors)
-	refused := 0
+	var dialled []target
 	for _, t := range ts {
 		if reason, ok := rejected[t.number]; ok {
-			refused++
 			res.Failed = append(res.Failed, failures(t, "yemot did not dial "+t.number+": "+c.redact(reason))...)
 			delete(rejected, t.number)
 			continue
 		}
+		dialled = append(dialled, t)
+	}
+	if out.CallsCount != nil && *out.CallsCount == 0 && len(dialled) > 0 {
+		// callsCount is "the numbers that entered the campaign": none did,
+		// though Yemot named no error for them.
+		for _, t := range dialled {
+			res.Failed = append(res.Failed, failures(t, fmt.Sprintf("yemot did not dial %s: campaign %s counts no call", t.number, id))...)
+		}
+		dialled = nil
+	}
+	for _, t := range dialled {
 		res.Reached = append(res.Reached, t.people...)
 	}
-	id := string(out.CampaignID)
 	if id != "" {
 		res.References = append(res.References, id)
 	}
-	note := fmt.Sprintf("campaign %s: %d dialled of %d", id, out.CallsCount, len(ts))
+	count := "?"
+	if out.CallsCount != nil {
+		count = strconv.Itoa(int(*out.CallsCount))
+	}
+	note := fmt.Sprintf("campaign %s: %s dialled of %d", id, count, len(ts))
 	if len(rejected) > 0 {
 		// Yemot named numbers we did not send (it may normalise them).
 		others := make([]string, 0, len(rejected))
@@ -96,8 +132,8 @@ func (c *Client) campaign(ctx context.Context, ts []target, v Settings, secs int
 	}
 	res.Detail = joinDetail(res.Detail, note)
 	c.log.Info("campaign started", zap.String("campaign", id), zap.Int("numbers", len(ts)),
-		zap.Int("calls", out.CallsCount), zap.Int("rejected", refused))
-	return nil
+		zap.String("calls", count), zap.Int("dialled", len(dialled)))
+	return id, nil
 }
 
 // rejections reads the `errors` field: an object number → reason, or (as PHP

@@ -75,10 +75,14 @@ func (e *StatusError) sessionGone() bool {
 		strings.Contains(m, "session") && (strings.Contains(m, "invalid") || strings.Contains(m, "expired"))
 }
 
-// envelope is the part of every answer the client reads first.
-type envelope struct {
-	ResponseStatus string `json:"responseStatus"`
-	Message        string `json:"message"`
+// message reads an error answer's message: a string, or (not documented
+// either way) anything else, quoted as it is.
+func message(raw json.RawMessage) string {
+	var s string
+	if len(raw) == 0 || json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return dispatch.Excerpt(raw)
 }
 
 // command posts body(token) to /<name> and decodes an OK answer into out.
@@ -126,12 +130,19 @@ func (c *Client) post(ctx context.Context, name string, body, out any) error {
 	if err != nil {
 		return c.scrub(dispatch.Retryable(fmt.Errorf("read %s answer: %w", name, err), 0))
 	}
-	var env envelope
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return c.scrub(fmt.Errorf("decode %s answer: %w: %s", name, err, dispatch.Excerpt(raw)))
+	// Only the documented body counts: a JSON object with responseStatus.
+	// Anything else with a 2xx (a proxy's or a maintenance page, an empty
+	// 204) is not Yemot's answer, and nothing says the command ran.
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &fields); err != nil || fields == nil {
+		return c.scrub(fmt.Errorf("yemot %s: %s, but the body is not a JSON object: %s", name, resp.Status, dispatch.Excerpt(raw)))
 	}
-	if env.ResponseStatus != "OK" {
-		return &StatusError{Command: name, Status: env.ResponseStatus, Message: c.redact(env.Message)}
+	var status string
+	if err := json.Unmarshal(fields["responseStatus"], &status); err != nil || status == "" {
+		return c.scrub(fmt.Errorf("yemot %s: %s, but the body has no responseStatus: %s", name, resp.Status, dispatch.Excerpt(raw)))
+	}
+	if status != "OK" {
+		return &StatusError{Command: name, Status: status, Message: c.redact(message(fields["message"]))}
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {

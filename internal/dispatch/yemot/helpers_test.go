@@ -32,7 +32,15 @@ type fixture struct {
 // config (token mode by default).
 func newFixture(t *testing.T, edit func(*yemot.Config)) fixture {
 	t.Helper()
-	sim := yemotsim.New(yemotsim.Config{System: "0770000000", Password: "s3cret-pw"})
+	return newFixtureWith(t, yemotsim.Config{}, edit)
+}
+
+// newFixtureWith is newFixture with the simulator configured by simCfg
+// (its account is always 0770000000:s3cret-pw).
+func newFixtureWith(t *testing.T, simCfg yemotsim.Config, edit func(*yemot.Config)) fixture {
+	t.Helper()
+	simCfg.System, simCfg.Password = "0770000000", "s3cret-pw"
+	sim := yemotsim.New(simCfg)
 	t.Cleanup(sim.Close)
 	core, logs := observer.New(zapcore.DebugLevel)
 	cfg := yemot.Config{BaseURL: sim.URL(), Token: sim.Token(), Logger: zap.New(core)}

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/escalator-oss/escalator/internal/clock"
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
 	"github.com/escalator-oss/escalator/internal/provider"
@@ -65,46 +64,6 @@ func TestConcurrentCallsShareOneLogin(t *testing.T) {
 	wg.Wait()
 	if failed.Load() != 0 || f.sim.Logins() != 1 {
 		t.Errorf("%d calls failed, %d logins; want 0 and 1", failed.Load(), f.sim.Logins())
-	}
-}
-
-func TestRotation(t *testing.T) {
-	fake := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-	f := newFixture(t, func(c *yemot.Config) { c.Clock = fake })
-	var stopped atomic.Bool
-	req := request(provider.Rotation, people(3), via)
-	req.Stopped = stopped.Load
-	type outcome struct {
-		res dispatch.Result
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		res, err := f.c.Call(context.Background(), req)
-		done <- outcome{res, err}
-	}()
-	fake.WaitForWaiters(1)
-	if n := len(f.sim.Campaigns()); n != 1 {
-		t.Fatalf("before the ring time: %d campaigns; want 1", n)
-	}
-	fake.Advance(19 * time.Second)
-	if n := len(f.sim.Campaigns()); n != 1 || fake.Waiters() != 1 {
-		t.Fatalf("after 19s: %d campaigns; want still 1", n)
-	}
-	fake.Advance(time.Second)
-	fake.WaitForWaiters(1)
-	stopped.Store(true) // acknowledged while p1 rings
-	fake.Advance(20 * time.Second)
-	out := <-done
-	if out.err != nil {
-		t.Fatalf("Call: %v", out.err)
-	}
-	cs := f.sim.Campaigns()
-	if len(cs) != 2 || cs[0].Phones[0] != national(0) || cs[1].Phones[0] != national(1) {
-		t.Fatalf("campaigns = %+v; want p0 then p1, one each", cs)
-	}
-	if len(out.res.References) != 2 || len(out.res.Reached) != 2 || !strings.Contains(out.res.Detail, "stopped") {
-		t.Errorf("result = %+v; want 2 campaigns, 2 reached, stopped noted", out.res)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot/yemotsim"
@@ -80,20 +79,6 @@ func nonEmpty(ss ...string) []string {
 		}
 	}
 	return out
-}
-
-// AttemptTimeout implements dispatch.AttemptTimer: a rotation waits the
-// ring time between its campaigns inside one Call, so it lasts about
-// (people-1) × ring; cutting it at base would stop it half-way.
-func (c *Client) AttemptTimeout(base time.Duration, req dispatch.Request) time.Duration {
-	if req.Strategy != provider.Rotation || len(req.People) < 2 {
-		return base
-	}
-	ring := defaultRing
-	if v, err := provider.As[Settings](req.Via); err == nil && v.Ring > 0 {
-		ring = v.Ring
-	}
-	return base + time.Duration(len(req.People)-1)*ring
 }
 
 // Simulate implements dispatch.Spec.
