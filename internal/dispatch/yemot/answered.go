@@ -51,22 +51,10 @@ func (c *Client) CampaignStatus(ctx context.Context, campaignID string) (Campaig
 	return CampaignStatus{Status: out.Campaign.Status, Entries: out.Entries}, nil
 }
 
-// Provider returns c as a dispatch.Provider that also implements
-// dispatch.AnswerChecker when Config.CheckAnswered is set, and c alone
-// otherwise: the dispatcher finds the ability by type assertion.
-func (c *Client) Provider() dispatch.Provider {
-	if c.cfg.CheckAnswered {
-		return answering{c}
-	}
-	return c
-}
-
-// answering adds dispatch.AnswerChecker to a Client.
-type answering struct{ *Client }
-
-// Answered reports whether anyone of res's campaigns was bridged into the
-// extension (answered), by whom, and whether every campaign is over.
-func (a answering) Answered(ctx context.Context, res dispatch.Result) (answered bool, by string, done bool, err error) {
+// answered implements dispatch.AnswerChecker (see Provider): whether anyone
+// of res's campaigns was bridged into the extension (answered), by whom,
+// and whether every campaign is over.
+func (c *Client) answered(ctx context.Context, res dispatch.Result) (answered bool, by string, done bool, err error) {
 	names := map[string]string{}
 	for _, p := range res.Reached {
 		if n, err := phone.Yemot(p.Phone); err == nil {
@@ -75,7 +63,7 @@ func (a answering) Answered(ctx context.Context, res dispatch.Result) (answered 
 	}
 	done = true
 	for _, id := range res.References {
-		st, err := a.CampaignStatus(ctx, id)
+		st, err := c.CampaignStatus(ctx, id)
 		if err != nil {
 			return false, "", false, err
 		}

@@ -54,8 +54,13 @@ type Config struct {
 	// Logger is scoped with component=yemot; nil means no logging.
 	Logger *zap.Logger
 	// CheckAnswered enables answered detection (GetCampaignStatus) through
-	// the dispatch.AnswerChecker returned by Client.Provider.
+	// the dispatch.AnswerChecker returned by Client.Provider; a rotation
+	// needs it to stop when someone answers.
 	CheckAnswered bool
+	// SMSAck makes the provider returned by Client.Provider a
+	// dispatch.Acknowledger reading the incoming text messages
+	// (GetSmsIncomingLog) as replies.
+	SMSAck bool
 }
 
 // Validate reports every problem of c at once.

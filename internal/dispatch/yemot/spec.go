@@ -23,7 +23,8 @@ func (Spec) Vars() []dispatch.Var {
 		{Name: "YEMOT_USERNAME", Secret: true, Help: "the system number, to log in with YEMOT_PASSWORD instead of a token"},
 		{Name: "YEMOT_PASSWORD", Secret: true, Help: "the system's password, with YEMOT_USERNAME"},
 		{Name: "YEMOT_BASE_URL", Help: "the API root (default " + DefaultBaseURL + ")"},
-		{Name: "YEMOT_CHECK_ANSWERED", Help: "true: ask GetCampaignStatus whether calls were answered (default false)"},
+		{Name: "YEMOT_CHECK_ANSWERED", Help: "true: ask GetCampaignStatus whether calls were answered, which a Yemot rotation needs (default false)"},
+		{Name: "YEMOT_SMS_ACK", Help: "true: read the text messages people send to the system (GetSmsIncomingLog) as replies that may acknowledge (default false)"},
 	}
 }
 
@@ -31,7 +32,8 @@ func (Spec) Vars() []dispatch.Var {
 func (Spec) Load(getenv func(string) string) (dispatch.Setup, error) {
 	r := dispatch.NewEnvReader(getenv)
 	s := setup{token: r.Secret("YEMOT_TOKEN"), username: r.Secret("YEMOT_USERNAME").Reveal(), password: r.Secret("YEMOT_PASSWORD"),
-		baseURL: r.URL("YEMOT_BASE_URL", DefaultBaseURL), checkAnswered: r.Bool("YEMOT_CHECK_ANSWERED")}
+		baseURL: r.URL("YEMOT_BASE_URL", DefaultBaseURL), checkAnswered: r.Bool("YEMOT_CHECK_ANSWERED"),
+		smsAck: r.Bool("YEMOT_SMS_ACK")}
 	if (s.username == "") != (s.password == "") {
 		r.Fail(errors.New("load environment: YEMOT_USERNAME and YEMOT_PASSWORD must be set together"))
 	}
@@ -45,6 +47,7 @@ type setup struct {
 	password      dispatch.Secret
 	baseURL       string
 	checkAnswered bool
+	smsAck        bool
 }
 
 func (setup) Name() string          { return Name }
@@ -60,7 +63,8 @@ func (s setup) String() string {
 // New builds the client: with the token, or logging in with the username
 // and password.
 func (s setup) New(_ context.Context, deps dispatch.Deps) (dispatch.Provider, error) {
-	cfg := Config{BaseURL: s.baseURL, Token: s.token.Reveal(), Logger: deps.Logger, CheckAnswered: s.checkAnswered, HTTPClient: deps.HTTPClient}
+	cfg := Config{BaseURL: s.baseURL, Token: s.token.Reveal(), Logger: deps.Logger, CheckAnswered: s.checkAnswered,
+		SMSAck: s.smsAck, HTTPClient: deps.HTTPClient}
 	if cfg.Token == "" {
 		cfg.Username, cfg.Password = s.username, s.password.Reveal()
 	}
@@ -93,7 +97,8 @@ type Sim struct{ *yemotsim.Server }
 func (*Sim) Name() string { return Name }
 
 // Env implements dispatch.Sim: the simulator can tell whether a call was
-// answered, so answered detection is on.
+// answered, so answered detection is on. Reading text messages as replies
+// (YEMOT_SMS_ACK) is left off: a test or the demo that wants it adds it.
 func (s *Sim) Env() map[string]string {
 	return map[string]string{"YEMOT_TOKEN": s.Token(), "YEMOT_BASE_URL": s.Server.URL(), "YEMOT_CHECK_ANSWERED": "true"}
 }
