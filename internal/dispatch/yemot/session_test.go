@@ -12,6 +12,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
+	"github.com/escalator-oss/escalator/internal/dispatch/yemot/yemotsim"
 	"github.com/escalator-oss/escalator/internal/provider"
 )
 
@@ -124,6 +125,15 @@ func TestSecretsNeverLeak(t *testing.T) {
 	cancel()
 	f.sim.ExpireSessions()
 	check(f.c.Call(ctx, request(provider.Single, people(1), via)))
+	// Bodies that are not Yemot's answer, echoing secrets.
+	f.sim.RespondNext(yemotsim.Response{Code: 200, Body: "<html>password s3cret-pw, session " + session + "</html>"})
+	check(f.c.Call(ctx, request(provider.Single, people(1), via)))
+	f.sim.RespondNext(yemotsim.Response{Code: 200, Body: `{"responseStatus":"OK","rows":["s3cret-pw ` + session + `"]}`})
+	msgs, err := f.c.IncomingSMS(ctx, yemot.SMSQuery{Limit: 1})
+	texts = append(texts, fmt.Sprint(msgs, err))
+	f.sim.RespondNext(yemotsim.Response{Code: 200, Body: `{"message":"s3cret-pw ` + session + `"}`})
+	_, err = f.c.IncomingSMS(ctx, yemot.SMSQuery{Limit: 1})
+	texts = append(texts, fmt.Sprint(err))
 	for _, e := range f.logs.All() {
 		texts = append(texts, e.Message, fmt.Sprint(e.ContextMap()))
 	}
