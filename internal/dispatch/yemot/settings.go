@@ -108,10 +108,12 @@ func (k Kind) Decode(d *yamlx.Decoder, n, at *yaml.Node, path string, step provi
 	if step.AtOnce > MaxPhones {
 		d.Add(at, path, "a Yemot campaign calls at most %d numbers, but this step calls %d", MaxPhones, step.AtOnce)
 	}
-	if step.StopOnAnswer {
+	// An option on the wrong strategy is the step's problem, reported once
+	// by the policy package, not here again.
+	if step.StopOnAnswer && step.Strategy == provider.Broadcast {
 		d.Add(at, path, noStopOnAnswer)
 	}
-	if step.PassOn {
+	if step.PassOn && step.Strategy == provider.Rotation {
 		d.Add(at, path, noPassOn)
 	}
 	if step.Strategy == provider.Rotation && step.AtOnce > 1 && !k.CheckAnswered {

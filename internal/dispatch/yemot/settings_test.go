@@ -54,6 +54,9 @@ func TestPolicyCheck(t *testing.T) {
 			settings: ivr, checkAnswered: true,
 			want: []string{"p.yaml:10:9: steps[0].via[0].yemot: yemot cannot let the person who answers pass the call on to the next; " +
 				"use an iotcall rule of type 輪番(「9」で次へ), or drop pass_on"}},
+		{name: "pass_on on a broadcast: the step's problem, reported once", notify: "[noa, eitan]",
+			step: "    strategy: broadcast\n    pass_on: true", settings: ivr,
+			want: []string{"p.yaml:8:14: steps[0].pass_on: applies only to strategy rotation, not broadcast"}},
 		{name: "no ivr_path", notify: "[noa]", step: "    strategy: single", settings: "{ring: 30s, tzintuk: true}",
 			want: []string{"p.yaml:9:16: steps[0].via[0].yemot.ivr_path: is required: the extension (שלוחה) answered calls are put into, e.g. ivr2:/1/100"}},
 		{name: "empty ivr_path", notify: "[noa]", step: "    strategy: single", settings: `{ivr_path: ""}`,
