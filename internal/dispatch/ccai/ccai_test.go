@@ -263,9 +263,12 @@ func TestClientRespectsRateLimit(t *testing.T) {
 	for i := range ps {
 		ps[i] = provider.Person{Name: fmt.Sprint(i), Phone: fmt.Sprintf("+1205234%04d", 5600+i)}
 	}
-	res, err := c.Call(context.Background(), request(provider.Broadcast, ccai.Settings{Agents: []string{"ann@example.com"}}, ps...))
-	if err != nil || len(res.Reached) != 12 {
-		t.Fatalf("Call = %+v, %v; want 12 reached without a 429", res, err)
+	sim.SetMenu(9, "ivr_menu", ccaisim.MenuOpen)
+	// ann takes the first call; the other 11 are queued into the menu: 12
+	// requests.
+	res, err := c.Call(context.Background(), request(provider.Broadcast, ccai.Settings{Agents: []string{"ann@example.com"}, MenuID: 9}, ps...))
+	if err != nil || len(res.Reached) != 12 || len(sim.Requests()) != 12 {
+		t.Fatalf("Call = %+v, %v after %d requests; want 12 reached in 12 requests, without a 429", res, err, len(sim.Requests()))
 	}
 }
 

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,7 +84,7 @@ func (c *Client) IncomingSMS(ctx context.Context, q SMSQuery) ([]SMS, error) {
 		return nil, fmt.Errorf("read yemot text messages: limit must be at least 1, got %d", q.Limit)
 	}
 	var out struct {
-		Rows []json.RawMessage `json:"rows"`
+		Rows json.RawMessage `json:"rows"`
 	}
 	err := c.command(ctx, "GetSmsIncomingLog", func(tok string) any {
 		return struct {
@@ -95,8 +97,12 @@ func (c *Client) IncomingSMS(ctx context.Context, q SMSQuery) ([]SMS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read yemot text messages: %w", err)
 	}
-	msgs := make([]SMS, 0, len(out.Rows))
-	for i, raw := range out.Rows {
+	rows, err := rowList(out.Rows)
+	if err != nil {
+		return nil, c.scrub(fmt.Errorf("read yemot text messages: %w", err))
+	}
+	msgs := make([]SMS, 0, len(rows))
+	for i, raw := range rows {
 		m, ok := readSMS(raw)
 		if !ok {
 			c.log.Warn("a text message row that cannot be read; left out", zap.Int("row", i),
@@ -106,6 +112,40 @@ func (c *Client) IncomingSMS(ctx context.Context, q SMSQuery) ([]SMS, error) {
 		msgs = append(msgs, m)
 	}
 	return msgs, nil
+}
+
+// rowList reads rows: a JSON list; or an object (what PHP makes of an array
+// whose keys are not 0, 1, 2...), its values in the order of their keys, or
+// a single row itself; absent or null is none.
+func rowList(raw json.RawMessage) ([]json.RawMessage, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var list []json.RawMessage
+	if json.Unmarshal(raw, &list) == nil {
+		return list, nil
+	}
+	var byKey map[string]json.RawMessage
+	if json.Unmarshal(raw, &byKey) != nil {
+		return nil, fmt.Errorf("rows is neither a list nor an object: %s", dispatch.Excerpt(raw))
+	}
+	if _, ok := byKey["phone"]; ok {
+		return []json.RawMessage{raw}, nil
+	}
+	keys := slices.Collect(maps.Keys(byKey))
+	slices.SortFunc(keys, func(a, b string) int {
+		x, errA := strconv.Atoi(a)
+		y, errB := strconv.Atoi(b)
+		if errA == nil && errB == nil {
+			return x - y
+		}
+		return strings.Compare(a, b)
+	})
+	for _, k := range keys {
+		list = append(list, byKey[k])
+	}
+	return list, nil
 }
 
 // readSMS reads one row of GetSmsIncomingLog.

@@ -19,14 +19,12 @@ import (
 func TestIncomingSMSRows(t *testing.T) {
 	summer := time.Date(2024, 7, 30, 19, 40, 54, 0, time.UTC) // 22:40:54 in Israel (UTC+3)
 	tests := []struct {
-		name                string
-		row                 string
-		dest, phone, text   string
-		at                  time.Time
-		from                string
-		wantLeftOut         bool
-		wantServerDateAsIs  bool
-		wantUnreadableAtSet bool
+		name              string
+		row               string
+		dest, phone, text string
+		at                time.Time // zero: server_date cannot be read
+		from              string
+		wantLeftOut       bool
 	}{
 		{name: "the manual's shape", row: `{"dest":972501234567,"phone":972541234567,"message":"ack","server_date":"22:40:54 2024-07-30"}`,
 			dest: "972501234567", phone: "972541234567", text: "ack", at: summer, from: "+972541234567"},
@@ -57,6 +55,19 @@ func TestIncomingSMSRows(t *testing.T) {
 		{name: "an unreadable date", row: `{"dest":1,"phone":972541234567,"message":"ack","server_date":"yesterday"}`,
 			dest: "1", phone: "972541234567", text: "ack", from: "+972541234567"},
 		{name: "not a row", row: `"garbage"`, wantLeftOut: true},
+	}
+	for _, body := range []struct{ name, rows string }{
+		{"rows as an object", `{"0":{"dest":1,"phone":972541234567,"message":"ack","server_date":"22:40:54 2024-07-30"}}`},
+		{"rows as the one row", `{"dest":1,"phone":972541234567,"message":"ack","server_date":"22:40:54 2024-07-30"}`},
+	} {
+		t.Run(body.name, func(t *testing.T) {
+			f := newFixture(t, nil)
+			f.sim.RespondNext(yemotsim.Response{Code: 200, Body: `{"responseStatus":"OK","rows":` + body.rows + `}`})
+			msgs, err := f.c.IncomingSMS(context.Background(), yemot.SMSQuery{Limit: 10})
+			if err != nil || len(msgs) != 1 || msgs[0].Phone != "972541234567" || !msgs[0].At.Equal(summer) {
+				t.Errorf("IncomingSMS = %+v, %v; want the one message", msgs, err)
+			}
+		})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,6 +19,13 @@ func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /apps/api/v1/calls", s.guard(s.createCall))
 	mux.HandleFunc("GET /manager/api/v1/calls", s.guard(s.listCalls))
+	// A sign-in page, where RedirectNext sends requests (as a single sign-on
+	// proxy in front of a wrong base URL would): 200, HTML, no auth.
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) {
+		s.record(r, nil)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, "<!doctype html><title>Sign in</title><form>Sign in to continue</form>")
+	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.record(r, nil)
 		reply(w, http.StatusNotFound, obj{"message": "Resource not found"})
@@ -45,11 +52,16 @@ func (s *Server) guard(next func(http.ResponseWriter, *http.Request, []byte)) ht
 		s.record(r, body)
 		s.mu.Lock()
 		stall, code := s.stallN > 0, 0
-		if stall {
+		var answer *canned
+		switch {
+		case stall:
 			s.stallN--
-		} else if s.failN > 0 {
+		case s.failN > 0:
 			s.failN--
 			code = s.failCode
+		case len(s.canned) > 0:
+			answer = &s.canned[0]
+			s.canned = s.canned[1:]
 		}
 		user, pass, ok := r.BasicAuth()
 		authed := ok && subtle.ConstantTimeCompare([]byte(user), []byte(s.cfg.Key)) == 1 &&
@@ -62,6 +74,15 @@ func (s *Server) guard(next func(http.ResponseWriter, *http.Request, []byte)) ht
 			case <-r.Context().Done():
 			case <-s.closing:
 			}
+		case answer != nil:
+			if answer.location != "" {
+				w.Header().Set("Location", answer.location)
+			}
+			if answer.contentType != "" {
+				w.Header().Set("Content-Type", answer.contentType)
+			}
+			w.WriteHeader(answer.code)
+			_, _ = io.WriteString(w, answer.body)
 		case code != 0:
 			if code == http.StatusTooManyRequests {
 				w.Header().Set("Retry-After", "1")
@@ -104,14 +125,15 @@ func (s *Server) createCall(w http.ResponseWriter, r *http.Request, body []byte)
 	}
 	s.mu.Lock()
 	code, msg := s.check(c, f)
+	var created obj
 	if code == http.StatusCreated {
-		c.ID = 397 + len(s.calls)
-		s.calls = append(s.calls, c)
+		s.create(c)
+		created = callObject(c) // rendered now: the call moves on under s.mu
 	}
 	s.mu.Unlock()
 	switch code {
 	case http.StatusCreated:
-		reply(w, code, callObject(c))
+		reply(w, code, created)
 	case http.StatusAccepted:
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(code)
@@ -139,7 +161,8 @@ func (s *Server) check(c *Call, f map[string]json.RawMessage) (int, string) {
 			return 400, "ticket_id or end_user_number required"
 		case !valid(c.EndUserNumber):
 			return 400, "end_user_number is not well-formed"
-		case st == Unavailable:
+		case st == Unavailable || s.busyWith(c.AgentEmail) != 0:
+			// An agent takes one call at a time.
 			return 400, "Agent is not available to take this call"
 		case st == Widget:
 			return http.StatusAccepted, ""
@@ -207,6 +230,7 @@ func (s *Server) listCalls(w http.ResponseWriter, r *http.Request, _ []byte) {
 		per = 100
 	}
 	s.mu.Lock()
+	s.tick()
 	out := []obj{}
 	for i := len(s.calls) - 1 - (page-1)*per; i >= 0 && len(out) < per; i-- {
 		out = append(out, callObject(s.calls[i]))

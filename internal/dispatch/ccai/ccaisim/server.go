@@ -3,11 +3,20 @@
 // for tests and the demo. It enforces the documented contract — method, path,
 // HTTP Basic auth, JSON body, call types, the 400 messages of the reference,
 // 404 for unknown paths, 10 requests a second (429) — records every call, and
-// can be told to fail. It is safe for concurrent use.
+// can be told to fail, to redirect, or to answer a 2xx that is not the
+// documented call object.
+//
+// An agent takes one call at a time: a created outbound call makes its agent
+// busy (status assigned, then connecting) until the call ends — failed with
+// a fail_reason, or finished after it was connected — and meanwhile another
+// call for that agent gets the documented 400 "Agent is not available to take
+// this call". A call nobody answers ends by itself, failed with eu_no_answer,
+// Config.NoAnswerAfter after it was created on the simulator's clock; tests
+// end calls themselves with AnswerCall and EndCall. The Manager API's list
+// shows each call's status as it is. It is safe for concurrent use.
 package ccaisim
 
 import (
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -46,12 +55,22 @@ type Config struct {
 	Key, Secret string
 	// RatePerSecond is the limit beyond which requests get 429 (0: 10).
 	RatePerSecond int
-	// Clock times the rate limit; nil means the wall clock.
+	// Clock times the rate limit and the calls' course; nil means the wall
+	// clock.
 	Clock clock.Clock
+	// NoAnswerAfter is how long a created call rings before it ends by
+	// itself unanswered (failed, fail_reason eu_no_answer), freeing its
+	// agent: 0 means DefaultNoAnswerAfter; negative means never (a test ends
+	// each call with AnswerCall or EndCall).
+	NoAnswerAfter time.Duration
 	// Wrap, when set, wraps the simulator's handler (to add latency, or to
 	// observe requests as they arrive).
 	Wrap func(http.Handler) http.Handler
 }
+
+// DefaultNoAnswerAfter is how long a simulated call rings, unless
+// Config.NoAnswerAfter says otherwise, before it ends unanswered.
+const DefaultNoAnswerAfter = 20 * time.Second
 
 // Call is one call the simulator created.
 type Call struct {
@@ -62,8 +81,10 @@ type Call struct {
 	MenuID         int
 	OutboundNumber string
 	Lang           string
-	Status         string // assigned, queued, connected, finished, failed, ...
+	Status         string // assigned, queued, connecting, connected, finished, failed
 	FailReason     string
+	// Created is when it was created, on the simulator's clock.
+	Created time.Time
 }
 
 // Request is one request the simulator received (never its credentials).
@@ -86,14 +107,27 @@ type Server struct {
 
 	mu       sync.Mutex
 	agents   map[string]AgentState
+	busy     map[string]int // agent → the call they are on
 	menus    map[int]menu
 	calls    []*Call
+	history  []Event
+	changed  chan struct{} // closed and replaced at each call event
 	requests []Request
 	tokens   float64   // the rate limit's bucket
 	last     time.Time // when tokens was last refilled
 	failN    int
 	failCode int
 	stallN   int
+	canned   []canned // answers given instead of the API's, in order
+}
+
+// canned is an answer the simulator gives instead of the API's: a redirect
+// or a body that is not the documented one.
+type canned struct {
+	code        int
+	contentType string
+	body        string
+	location    string
 }
 
 // New starts a simulator on a loopback port.
@@ -110,7 +144,11 @@ func New(cfg Config) *Server {
 	if cfg.Clock == nil {
 		cfg.Clock = clock.Real{}
 	}
-	s := &Server{cfg: cfg, closing: make(chan struct{}), agents: map[string]AgentState{}, menus: map[int]menu{}}
+	if cfg.NoAnswerAfter == 0 {
+		cfg.NoAnswerAfter = DefaultNoAnswerAfter
+	}
+	s := &Server{cfg: cfg, closing: make(chan struct{}), agents: map[string]AgentState{}, busy: map[string]int{},
+		menus: map[int]menu{}, changed: make(chan struct{})}
 	h := s.handler()
 	if cfg.Wrap != nil {
 		h = cfg.Wrap(h)
@@ -145,26 +183,35 @@ func (s *Server) SetMenu(id int, kind, state string) {
 	s.menus[id] = menu{kind: kind, state: state}
 }
 
-// SetCallStatus sets a call's status (and fail_reason, for failed), as the
-// Manager API's call list then shows it.
-func (s *Server) SetCallStatus(id int, status, failReason string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.calls {
-		if c.ID == id {
-			c.Status, c.FailReason = status, failReason
-			return nil
-		}
-	}
-	return fmt.Errorf("set call status: no call %d", id)
-}
-
 // FailNext makes the next n requests answer HTTP status code (429 adds
 // Retry-After: 1).
 func (s *Server) FailNext(n, code int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failN, s.failCode = n, code
+}
+
+// RedirectNext makes the next n requests answer 302 Found to location, as
+// a proxy or a single sign-on page in front of a wrong base URL would; the
+// simulator serves GET /login as such a page (200, HTML).
+func (s *Server) RedirectNext(n int, location string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.canned = append(s.canned, canned{code: http.StatusFound, location: location,
+			contentType: "text/html", body: `<a href="` + location + `">Found</a>`})
+	}
+}
+
+// AnswerNext makes the next n requests answer code with body of
+// contentType instead of the API's answer (a 200 with HTML, a 201 that is
+// not a call object ...), creating nothing.
+func (s *Server) AnswerNext(n, code int, contentType, body string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.canned = append(s.canned, canned{code: code, contentType: contentType, body: body})
+	}
 }
 
 // StallNext makes the next n requests hang until the client gives up or the
@@ -175,10 +222,16 @@ func (s *Server) StallNext(n int) {
 	s.stallN = n
 }
 
-// Calls returns copies of the calls created, in order.
+// Calls returns copies of the calls created, in order, with their status
+// now.
 func (s *Server) Calls() []Call {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.tick()
+	return s.copyCalls()
+}
+
+func (s *Server) copyCalls() []Call {
 	out := make([]Call, len(s.calls))
 	for i, c := range s.calls {
 		out[i] = *c
