@@ -236,3 +236,29 @@ func TestReplies(t *testing.T) {
 		t.Fatal("Replies did not return when ctx ended")
 	}
 }
+
+// TestSimulatedAckBySMS: the simulator's environment leaves YEMOT_SMS_ACK
+// off unless asked; asked, the worker's Yemot provider hears text
+// messages.
+func TestSimulatedAckBySMS(t *testing.T) {
+	sim := yemot.Spec{}.Simulate(dispatch.SimOptions{}).(*yemot.Sim)
+	t.Cleanup(sim.Close)
+	for _, on := range []bool{false, true} {
+		sim.AckBySMS(on)
+		env := sim.Env()
+		setup, err := yemot.Spec{}.Load(func(k string) string { return env[k] })
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := setup.New(context.Background(), dispatch.Deps{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := p.(dispatch.Acknowledger); ok != on {
+			t.Errorf("AckBySMS(%v): the provider is an Acknowledger: %v", on, ok)
+		}
+		if _, ok := p.(dispatch.AnswerChecker); !ok {
+			t.Errorf("AckBySMS(%v): the simulated provider lost answered detection", on)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot/yemotsim"
@@ -90,18 +91,30 @@ func (Spec) Simulate(opt dispatch.SimOptions) dispatch.Sim {
 	return &Sim{Server: yemotsim.New(yemotsim.Config{Wrap: opt.Wrap})}
 }
 
-// Sim is Yemot's simulator as a dispatch.Sim; its Server is there for tests.
-type Sim struct{ *yemotsim.Server }
+// Sim is Yemot's simulator as a dispatch.Sim; its Server is there for tests
+// (ReceiveSMS, WillAnswer, SetEntryStatus ...).
+type Sim struct {
+	*yemotsim.Server
+	smsAck atomic.Bool
+}
 
 // Name implements dispatch.Sim.
 func (*Sim) Name() string { return Name }
 
 // Env implements dispatch.Sim: the simulator can tell whether a call was
 // answered, so answered detection is on. Reading text messages as replies
-// (YEMOT_SMS_ACK) is left off: a test or the demo that wants it adds it.
+// (YEMOT_SMS_ACK) is off unless AckBySMS turned it on.
 func (s *Sim) Env() map[string]string {
-	return map[string]string{"YEMOT_TOKEN": s.Token(), "YEMOT_BASE_URL": s.Server.URL(), "YEMOT_CHECK_ANSWERED": "true"}
+	env := map[string]string{"YEMOT_TOKEN": s.Token(), "YEMOT_BASE_URL": s.Server.URL(), "YEMOT_CHECK_ANSWERED": "true"}
+	if s.smsAck.Load() {
+		env["YEMOT_SMS_ACK"] = "true"
+	}
+	return env
 }
+
+// AckBySMS turns on (or off) YEMOT_SMS_ACK in Env, for a test or the demo
+// that acknowledges with a text message (Server.ReceiveSMS).
+func (s *Sim) AckBySMS(on bool) { s.smsAck.Store(on) }
 
 // Prepare implements dispatch.Sim: Yemot needs nothing prepared.
 func (*Sim) Prepare(provider.Settings, provider.Step) {}
