@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
 )
@@ -35,7 +34,7 @@ func (c *Client) CallStatuses(ctx context.Context, ids []string) (map[string]Cal
 	}
 	found := map[string]CallStatus{}
 	for page := 1; page <= maxPages && len(found) < len(want); page++ {
-		_, raw, err := c.do(ctx, http.MethodGet, fmt.Sprintf("%s?page=%d&per=%d", managerCallsPath, page, perPage), nil)
+		status, raw, err := c.do(ctx, http.MethodGet, fmt.Sprintf("%s?page=%d&per=%d", managerCallsPath, page, perPage), nil)
 		if err != nil {
 			return nil, fmt.Errorf("list ccai calls: %w", err)
 		}
@@ -45,11 +44,13 @@ func (c *Client) CallStatuses(ctx context.Context, ids []string) (map[string]Cal
 			FailReason string          `json:"fail_reason"`
 		}
 		if err := json.Unmarshal(raw, &calls); err != nil {
-			return nil, fmt.Errorf("decode ccai call list: %w", err)
+			// Public documentation shows the list as a JSON array of call
+			// objects; nothing else is taken for one.
+			return nil, fmt.Errorf("list ccai calls: %w", c.unexpected(status, raw, "not the documented call list"))
 		}
 		for _, cl := range calls {
-			id := strings.Trim(string(cl.ID), `"`)
-			if want[id] {
+			id := callID(cl.ID)
+			if id != "" && want[id] {
 				found[id] = CallStatus{ID: id, Status: cl.Status, FailReason: cl.FailReason}
 			}
 		}
@@ -89,7 +90,7 @@ func (a answering) Answered(ctx context.Context, res dispatch.Result) (answered 
 	for _, id := range res.References {
 		s, ok := st[id]
 		switch {
-		case ok && (s.Status == "connected" || s.Status == "finished"):
+		case ok && isAnswered(s.Status):
 			return true, a.person(id), true, nil
 		case ok && s.Status == "failed":
 		default:
@@ -98,6 +99,12 @@ func (a answering) Answered(ctx context.Context, res dispatch.Result) (answered 
 	}
 	return false, "", done, nil
 }
+
+// isAnswered reports whether a call in status was answered: connected
+// (agent and person both on the call) or finished (ended after it was
+// connected). failed (ended before it was connected, with a fail_reason) is
+// the unanswered end; the other statuses are taken as not over yet.
+func isAnswered(status string) bool { return status == "connected" || status == "finished" }
 
 // remember keeps which person a call id was for, for Answered's "by".
 func (c *Client) remember(id, name string) {

@@ -41,7 +41,18 @@ type fixture struct {
 
 func newFixture(t *testing.T, edit func(*ccai.Config)) fixture {
 	t.Helper()
-	sim := ccaisim.New(ccaisim.Config{Key: key, Secret: secret, RatePerSecond: 1000})
+	return newFixtureWith(t, nil, edit)
+}
+
+// newFixtureWith is newFixture with the simulator's configuration edited
+// too.
+func newFixtureWith(t *testing.T, editSim func(*ccaisim.Config), edit func(*ccai.Config)) fixture {
+	t.Helper()
+	simCfg := ccaisim.Config{Key: key, Secret: secret, RatePerSecond: 1000}
+	if editSim != nil {
+		editSim(&simCfg)
+	}
+	sim := ccaisim.New(simCfg)
 	t.Cleanup(sim.Close)
 	for _, a := range []string{"ann@example.com", "bob@example.com"} {
 		sim.SetAgent(a, ccaisim.Available)
@@ -157,14 +168,17 @@ func TestErrorClasses(t *testing.T) {
 		name      string
 		edit      func(*ccai.Config)
 		setup     func(f fixture)
+		via       *ccai.Settings
 		ctx       time.Duration
 		retryable bool
 		contains  string
 	}{
 		{name: "wrong secret", edit: func(c *ccai.Config) { c.CompanySecret = "nope" }, contains: "CCAI_COMPANY_KEY"},
 		{name: "wrong subdomain", edit: func(c *ccai.Config) { c.BaseURL += "/other" }, contains: "check CCAI_BASE_URL's subdomain"},
-		{name: "unknown agent", setup: func(f fixture) { f.sim.SetAgent("ann@example.com", ccaisim.NoAccess) },
-			contains: "Agent does not have access to make calls"},
+		{name: "the one agent has no access, no menu", setup: func(f fixture) { f.sim.SetAgent("ann@example.com", ccaisim.NoAccess) },
+			via: &ccai.Settings{Agents: []string{"ann@example.com"}}, contains: "Agent does not have access to make calls"},
+		{name: "an invalid agent, no menu", via: &ccai.Settings{Agents: []string{"nobody@example.com"}},
+			contains: "nobody@example.com: Not a valid agent email"},
 		{name: "menu after hours", setup: func(f fixture) {
 			f.sim.SetAgent("ann@example.com", ccaisim.Unavailable)
 			f.sim.SetAgent("bob@example.com", ccaisim.Unavailable)
@@ -187,7 +201,11 @@ func TestErrorClasses(t *testing.T) {
 				ctx, cancel = context.WithTimeout(ctx, tt.ctx)
 				defer cancel()
 			}
-			_, err := f.c.Call(ctx, request(provider.Single, twoAgents, carol))
+			via := twoAgents
+			if tt.via != nil {
+				via = *tt.via
+			}
+			_, err := f.c.Call(ctx, request(provider.Single, via, carol))
 			if err == nil {
 				t.Fatal("Call: want an error")
 			}
@@ -198,28 +216,6 @@ func TestErrorClasses(t *testing.T) {
 				t.Errorf("error %q does not contain %q", err, tt.contains)
 			}
 		})
-	}
-}
-
-func TestBroadcastAndBadNumber(t *testing.T) {
-	f := newFixture(t, nil)
-	bad := provider.Person{Name: "eve", Phone: "+1205"}
-	res, err := f.c.Call(context.Background(), request(provider.Broadcast, twoAgents, carol, bad, dave))
-	if err != nil {
-		t.Fatalf("Call: %v", err)
-	}
-	if len(res.Reached) != 2 || len(res.Failed) != 1 || res.Failed[0].Person.Name != "eve" || len(res.References) != 2 {
-		t.Errorf("result %+v; want carol and dave reached, eve failed, 2 references", res)
-	}
-}
-
-func TestRotationStops(t *testing.T) {
-	f := newFixture(t, nil)
-	req := request(provider.Rotation, twoAgents, carol, dave)
-	req.Stopped = func() bool { return len(f.sim.Calls()) >= 1 }
-	res, err := f.c.Call(context.Background(), req)
-	if err != nil || len(res.Reached) != 1 || res.Reached[0] != carol || !strings.Contains(res.Detail, "stopped") {
-		t.Errorf("Call = %+v, %v; want carol only, stopped", res, err)
 	}
 }
 
@@ -331,6 +327,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 	run(nil, func(f fixture) { f.sim.FailNext(1, 500) })
 	run(nil, func(f fixture) { f.sim.StallNext(1) })
 	run(nil, func(f fixture) { f.sim.SetAgent("ann@example.com", ccaisim.Unavailable) })
+	run(nil, func(f fixture) { f.sim.AnswerNext(1, 200, "text/html", "<p>"+key+":"+secret+"</p>") })
+	run(nil, func(f fixture) { f.sim.RedirectNext(1, "/login?user="+secret) })
 	for _, s := range texts {
 		for _, v := range []string{secret, basic} {
 			if strings.Contains(s, v) {

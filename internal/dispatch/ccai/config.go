@@ -1,8 +1,22 @@
 // Package ccai places escalation calls through Google's Contact Center AI
 // Platform (CCAI Platform, formerly UJET): an agent's outbound call with
-// POST /apps/api/v1/calls ("Voice Outbound (API)"), the next agent when one is
-// unavailable, and a call queued into a menu ("Voice Inbound (API)") when none
-// is. Answered detection through the Manager API's call list is optional.
+// POST /apps/api/v1/calls ("Voice Outbound (API)"), the next agent when one
+// is busy or refuses, and a call queued into a menu ("Voice Inbound (API)")
+// when none takes it. Answered detection through the Manager API's call list
+// is optional.
+//
+// An agent takes one call at a time: once a call is assigned, the agent
+// answers the next request with the documented 400 "Agent is not available
+// to take this call" until that call ends. So the strategies are:
+//   - single and broadcast: each person gets the next agent of the list that
+//     is not on one of the step's calls and has not refused, then the menu;
+//   - rotation: one person at a time; the next is called once the previous
+//     call has ended unanswered (read from the Manager API's call list, so
+//     it needs answered detection) or its turn (the step's ring) is over,
+//     and the rotation stops when someone answers or the escalation ends.
+//
+// The API documents no way to end a call or to pass one on: stop_on_answer
+// and pass_on cannot be honoured, and are refused.
 //
 // Auth is HTTP Basic: older accounts use the company key as user and the
 // company secret as password; current ones use the API credentials created
@@ -17,6 +31,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/escalator-oss/escalator/internal/clock"
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"go.uber.org/zap"
 )
@@ -40,8 +55,11 @@ type Config struct {
 	// Logger is scoped with component=ccai; nil means no logging.
 	Logger *zap.Logger
 	// CheckAnswered enables answered detection through the Manager API's
-	// call list (GET /manager/api/v1/calls), via Client.Provider.
+	// call list (GET /manager/api/v1/calls), via Client.Provider; a
+	// rotation needs it to know when a call has ended.
 	CheckAnswered bool
+	// Clock times a rotation's turns and waits; nil means the wall clock.
+	Clock clock.Clock
 }
 
 // Validate reports every problem of c at once.
@@ -72,6 +90,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = zap.NewNop()
+	}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
 	}
 	return c
 }

@@ -22,7 +22,7 @@ func (Spec) Vars() []dispatch.Var {
 		{Name: "CCAI_COMPANY_KEY", Secret: true, Help: "the HTTP Basic user: the company key, or the API user of Settings > Developer Settings"},
 		{Name: "CCAI_COMPANY_SECRET", Secret: true, Help: "the HTTP Basic password: the company secret, or the API password"},
 		{Name: "CCAI_BASE_URL", Help: "https://<subdomain>.<domain> (no default)"},
-		{Name: "CCAI_CHECK_ANSWERED", Help: "true: ask the Manager API's call list whether calls were answered (default false)"},
+		{Name: "CCAI_CHECK_ANSWERED", Help: "true: ask the Manager API's call list whether calls were answered and when they ended; a rotation needs it (default false)"},
 	}
 }
 
@@ -44,9 +44,9 @@ type setup struct {
 	checkAnswered bool
 }
 
-func (setup) Name() string        { return Name }
-func (setup) Kind() provider.Kind { return Kind{} }
-func (s setup) Configured() bool  { return s.key != "" && s.secret != "" && s.baseURL != "" }
+func (setup) Name() string          { return Name }
+func (s setup) Kind() provider.Kind { return Kind{CheckAnswered: s.checkAnswered} }
+func (s setup) Configured() bool    { return s.key != "" && s.secret != "" && s.baseURL != "" }
 func (s setup) Secrets() []string {
 	var out []string
 	for _, x := range []dispatch.Secret{s.key, s.secret} {
