@@ -225,6 +225,14 @@ func TestOnlyTheDocumentedAnswerCounts(t *testing.T) {
 			s.RespondNext(yemotsim.Response{Code: 200, Body: `{"responseStatus":"OK","callsCount":"0","errors":[],"campaignId":"YA-2"}`})
 		}, want: []string{"nobody was dialled: p0: yemot did not dial 0522000000: campaign YA-2 counts no call"}},
 	}
+	t.Run("OK, callsCount unreadable: the campaign ran", func(t *testing.T) {
+		f := newFixture(t, nil)
+		f.sim.RespondNext(yemotsim.Response{Code: 200, Body: `{"responseStatus":"OK","callsCount":"one","errors":[],"campaignId":"YA-3"}`})
+		res, err := f.c.Call(context.Background(), request(provider.Single, people(1), via))
+		if err != nil || len(res.Reached) != 1 || res.References[0] != "YA-3" {
+			t.Errorf("Call = %+v, %v; want p0 reached in YA-3", res, err)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, nil)

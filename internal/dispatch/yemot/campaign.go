@@ -32,27 +32,28 @@ type tzintukBody struct {
 
 // campaignAnswer is the part of CallExtensionBridging's answer the client uses.
 type campaignAnswer struct {
-	// CallsCount is nil when the answer does not have it.
-	CallsCount *flexInt        `json:"callsCount"`
+	CallsCount optInt          `json:"callsCount"`
 	Errors     json.RawMessage `json:"errors"`
 	CampaignID flexString      `json:"campaignId"`
 }
 
-// flexInt decodes a JSON number or a numeric string (the manual says int;
-// PHP may send either); null leaves it unset.
-type flexInt int
+// optInt decodes a JSON number or a numeric string (the manual says int;
+// PHP may send either). ok is false when it is absent, null, or not a
+// number: the campaign ran, and what cannot be read is not held against it.
+type optInt struct {
+	n  int
+	ok bool
+}
 
-// UnmarshalJSON accepts a number or a string of one.
-func (f *flexInt) UnmarshalJSON(b []byte) error {
+// UnmarshalJSON implements json.Unmarshaler; it never fails.
+func (o *optInt) UnmarshalJSON(b []byte) error {
 	var s flexString
-	if err := s.UnmarshalJSON(b); err != nil {
-		return err
+	if s.UnmarshalJSON(b) != nil {
+		return nil
 	}
-	n, err := strconv.ParseFloat(strings.TrimSpace(string(s)), 64)
-	if err != nil {
-		return fmt.Errorf("not a number: %s", b)
+	if n, err := strconv.ParseFloat(strings.TrimSpace(string(s)), 64); err == nil {
+		*o = optInt{n: int(n), ok: true}
 	}
-	*f = flexInt(n)
 	return nil
 }
 
@@ -102,7 +103,7 @@ func (c *Client) campaign(ctx context.Context, ts []target, v Settings, secs int
 		}
 		dialled = append(dialled, t)
 	}
-	if out.CallsCount != nil && *out.CallsCount == 0 && len(dialled) > 0 {
+	if out.CallsCount.ok && out.CallsCount.n == 0 && len(dialled) > 0 {
 		// callsCount is "the numbers that entered the campaign": none did,
 		// though Yemot named no error for them.
 		for _, t := range dialled {
@@ -117,8 +118,8 @@ func (c *Client) campaign(ctx context.Context, ts []target, v Settings, secs int
 		res.References = append(res.References, id)
 	}
 	count := "?"
-	if out.CallsCount != nil {
-		count = strconv.Itoa(int(*out.CallsCount))
+	if out.CallsCount.ok {
+		count = strconv.Itoa(out.CallsCount.n)
 	}
 	note := fmt.Sprintf("campaign %s: %s dialled of %d", id, count, len(ts))
 	if len(rejected) > 0 {
