@@ -1,7 +1,9 @@
 // Package yemot places escalation calls through Yemot HaMashiach's IVR API
 // (call2all.co.il): CallExtensionBridging campaigns whose answered calls are
 // put into an extension of the customer's IVR, an optional RunTzintuk "ping",
-// and optional answered detection with GetCampaignStatus.
+// optional answered detection with GetCampaignStatus (which a rotation needs
+// to stop when someone answers), and optionally people's text-message
+// replies read from GetSmsIncomingLog (a dispatch.Acknowledger).
 //
 // Every command is sent as POST with a JSON body (Content-Type:
 // application/json), so that the token never appears in a URL, and so in no
