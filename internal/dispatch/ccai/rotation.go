@@ -60,9 +60,10 @@ func (s *stopped) Error() string { return s.why }
 // A turn lasts at most the step's ring; the escalation being acknowledged
 // or resolved (req.Stopped) stops it too. An agent still busy with the
 // rotation's own earlier call is waited for (retried with backoff on the
-// client's clock, for at most one ring) before the menu is tried. The last
-// person's call is not waited for: the worker's answered detection follows
-// it.
+// client's clock, for at most one ring) before the menu is tried. A 202
+// (pending: the agent must act in their widget) has no call id to follow,
+// so its turn lasts the whole ring. The last person's call is not waited
+// for: the worker's answered detection follows it.
 func (c *Client) rotate(ctx context.Context, req dispatch.Request, v Settings) (dispatch.Result, error) {
 	res := dispatch.Result{Provider: Name}
 	r := &rotation{c: c, req: req, v: v, agents: newAgents(v), open: map[string]provider.Person{}}
