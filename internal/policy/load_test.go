@@ -26,6 +26,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		"testdata/bad/db.yaml:13:21: steps[0].notify[1]: undefined person \"carol\" (define it under people)",
 		"testdata/bad/db.yaml:20:14: steps[1].pass_on: applies only to strategy rotation, not broadcast",
 		"testdata/bad/db.yaml:22:9: steps[1].via[0].iotcall: dana's number +972522345678 cannot be called through IoTCall: IoTCall has no country id configured for +972 (set IOTCALL_COUNTRY_IDS, e.g. \"81=1\")",
+		"testdata/bad/db.yaml:23:16: steps[1].via[1].yemot.ivr_path: is required: the extension (שלוחה) answered calls are put into, e.g. ivr2:/1/100",
 		"testdata/bad/db.yaml:23:23: steps[1].via[1].yemot.ring: Yemot rings at most 35s, got 40s",
 		"testdata/bad/db.yaml:24:9: steps[1].via[2].ccai: needs at least one agent or a menu_id",
 		"testdata/bad/db.yaml:24:22: steps[1].via[2].ccai.lang: must be an ISO 639-1 code such as en or ja, got \"english\"",
@@ -134,7 +135,7 @@ func TestStrict(t *testing.T) {
 	}
 	got := set.Strict(map[string]bool{"iotcall": true}).Error()
 	want := "testdata/good/team.yaml:29:36: steps[1].via[1].yemot: provider yemot is not configured on this worker\n" +
-		"testdata/good/team.yaml:34:12: steps[2].via[0].ccai: provider ccai is not configured on this worker"
+		"testdata/good/team.yaml:33:12: steps[2].via[0].ccai: provider ccai is not configured on this worker"
 	if got != want {
 		t.Errorf("Strict:\n%s\nwant:\n%s", got, want)
 	}
@@ -151,6 +152,6 @@ func yemot501() string {
 		fmt.Fprintf(&b, "  p%d: {phone: \"+81 80-1000-%04d\"}\n", i, i)
 		names = append(names, fmt.Sprintf("p%d", i))
 	}
-	fmt.Fprintf(&b, "steps: [{notify: [%s], strategy: broadcast, via: [{yemot: {}}], wait: 1m}]\n", strings.Join(names, ", "))
+	fmt.Fprintf(&b, "steps: [{notify: [%s], strategy: broadcast, via: [{yemot: {ivr_path: \"ivr2:/1\"}}], wait: 1m}]\n", strings.Join(names, ", "))
 	return b.String()
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/escalator-oss/escalator/internal/dispatch/ccai/ccaisim"
 	"github.com/escalator-oss/escalator/internal/dispatch/iotcall/iotcallsim"
@@ -80,7 +81,10 @@ func newSims(t *testing.T) *sims {
 		iot:   iotcallsim.New(iotcallAuth),
 		yemot: yemotsim.New(yemotsim.Config{}),
 		// The platform's limit is 10 requests a second; the client keeps it.
-		ccai: ccaisim.New(ccaisim.Config{Key: ccaiKey, Secret: ccaiSecret}),
+		// An agent takes one call at a time, and the load sends a CCAI
+		// alert every 0.4 s through one agent: the simulated calls end
+		// (unanswered) at once, so that the agent is free for the next.
+		ccai: ccaisim.New(ccaisim.Config{Key: ccaiKey, Secret: ccaiSecret, NoAnswerAfter: time.Millisecond}),
 	}
 	// The rules, agents of testdata/policies (the call type: strategy single).
 	s.iot.AddRule("faults-single", iotcallsim.Normal)
