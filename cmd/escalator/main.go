@@ -67,8 +67,8 @@ Runs the worker on an embedded NATS server in a temporary directory, with
 IoTCall, Yemot and CCAI simulated on loopback and demo policies built in,
 publishes a few sample alerts and prints what happens: the matched policy,
 each call and the numbers rung, an IoTCall outage falling back to Yemot, a
-rotation, an acknowledgement, a resolution. No real call is placed. It exits
-0 when the scenario completed, 1 otherwise.
+rotation, an acknowledgement, an acknowledgement texted back, a resolution.
+No real call is placed. It exits 0 when the scenario completed, 1 otherwise.
 
 Flags:
 `

@@ -31,6 +31,8 @@ func TestDemo(t *testing.T) {
 		"step 1: called via yemot: hana (+818022223333), ren (+819044445555)",
 		"Yemot simulator: campaign",
 		"[checkout-errors] resolved",
+		"[core-router-down] step 1: called via yemot: noa (+972522345678)",
+		"[core-router-down] acknowledged by noa (a text message back)",
 		"demo complete",
 	} {
 		if !strings.Contains(text, want) {

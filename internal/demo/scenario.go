@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/escalator-oss/escalator/internal/dispatch/iotcall"
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
@@ -15,8 +16,9 @@ import (
 
 // The sample alerts.
 const (
-	dbAlert  = "db-primary-down"
-	payAlert = "checkout-errors"
+	dbAlert   = "db-primary-down"
+	payAlert  = "checkout-errors"
+	coreAlert = "core-router-down"
 )
 
 // run is the scripted scenario; it returns once the last expected outcome
@@ -76,6 +78,27 @@ func (s *script) run(ctx context.Context) error {
 	if _, err := s.await(ctx, "the resolution", payAlert, is(outcome.Resolved)); err != nil {
 		return err
 	}
+	s.say("\n== 3. The core router goes down (service=core-router); Noa is called through Yemot")
+	if err := s.publish(ctx, map[string]any{"id": coreAlert, "status": "firing", "severity": "critical",
+		"summary": "Core router unreachable", "labels": map[string]string{"service": "core-router"}}); err != nil {
+		return err
+	}
+	called, err := s.await(ctx, "Noa's call", coreAlert, dispatchedAt(0))
+	if err != nil {
+		return err
+	}
+	s.say("   Noa texts back \"ack %s\" (the escalation's short code)", called.ShortCode)
+	providers.SimOf[*yemot.Sim](s.a.Sims().Sims).ReceiveSMS(called.People[0].Phone, "ack "+called.ShortCode, time.Now())
+	if _, err := s.await(ctx, "the acknowledgement by text message", coreAlert, is(outcome.Acknowledged)); err != nil {
+		return err
+	}
+	if err := s.publish(ctx, map[string]any{"id": coreAlert, "status": "resolved"}); err != nil {
+		return err
+	}
+	if _, err := s.await(ctx, "the resolution", coreAlert, is(outcome.Resolved)); err != nil {
+		return err
+	}
+
 	s.say("\ndemo complete: every call above reached a simulator, never a real phone.")
 	return nil
 }
@@ -100,7 +123,7 @@ func (s *script) narrate(o outcome.Outcome) {
 	case outcome.Fallback:
 		s.say("   [%s] %s: falling back from %s to %s for %s", o.AlertID, step, o.Provider, o.Next, people(o.People))
 	case outcome.Acknowledged:
-		s.say("   [%s] acknowledged by %s: no further steps", o.AlertID, orSomeone(o.By))
+		s.say("   [%s] acknowledged by %s%s: no further steps", o.AlertID, orSomeone(o.By), via(o.Via))
 	case outcome.Resolved:
 		s.say("   [%s] resolved: escalation %s is over", o.AlertID, o.EscalationID)
 	case outcome.Unmatched:
@@ -149,4 +172,15 @@ func orSomeone(by string) string {
 		return "someone"
 	}
 	return by
+}
+
+// via says how an acknowledgement came, when it was not an alert event.
+func via(v string) string {
+	switch v {
+	case "sms":
+		return " (a text message back)"
+	case "answer":
+		return " (the call was answered)"
+	}
+	return ""
 }
