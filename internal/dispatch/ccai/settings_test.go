@@ -1,30 +1,19 @@
 package ccai_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/escalator-oss/escalator/internal/dispatch/ccai"
-	"github.com/escalator-oss/escalator/internal/policy"
-	"github.com/escalator-oss/escalator/internal/provider"
+	"github.com/escalator-oss/escalator/internal/provider/providertest"
 )
 
 // stepPolicy is a policy of one step through CCAI: step is the step's
 // mapping after `notify`, settings the via entry's ccai settings.
 func stepPolicy(notify, step, settings string) string {
-	return fmt.Sprintf(`name: t
-people:
-  maria: {phone: "+1 415 555 2671"}
+	return providertest.StepPolicy(`  maria: {phone: "+1 415 555 2671"}
   sam: {phone: "+1 415 555 2672"}
-  kai: {phone: "+1 415 555 2673"}
-steps:
-  - notify: %s
-%s
-    via:
-      - ccai: %s
-    wait: 10m
-`, notify, step, settings)
+  kai: {phone: "+1 415 555 2673"}`, notify, step, ccai.Name, settings, "10m")
 }
 
 // TestPolicyCheck: what a CCAI step may promise. Each strategy means the
@@ -93,12 +82,7 @@ func TestPolicyCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opt := policy.Options{Providers: provider.Kinds{ccai.Kind{CheckAnswered: tt.checkAnswered}}}
-			_, err := policy.ParseWith(opt, "p.yaml", []byte(stepPolicy(tt.notify, tt.step, tt.settings)))
-			var got []string
-			if err != nil {
-				got = strings.Split(err.Error(), "\n")
-			}
+			got := providertest.Problems(t, ccai.Kind{CheckAnswered: tt.checkAnswered}, stepPolicy(tt.notify, tt.step, tt.settings))
 			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
@@ -118,11 +102,7 @@ func TestKindFollowsTheDeployment(t *testing.T) {
 		{env: map[string]string{"CCAI_CHECK_ANSWERED": "true"}, want: true},
 		{env: map[string]string{"CCAI_CHECK_ANSWERED": "false"}, want: false},
 	} {
-		s, err := ccai.Spec{}.Load(func(k string) string { return tt.env[k] })
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := s.Kind().(ccai.Kind).CheckAnswered; got != tt.want {
+		if got := providertest.Kind(t, ccai.Spec{}, tt.env).(ccai.Kind).CheckAnswered; got != tt.want {
 			t.Errorf("env %v: Kind().CheckAnswered = %v; want %v", tt.env, got, tt.want)
 		}
 	}

@@ -1,29 +1,18 @@
 package yemot_test
 
 import (
-	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
-	"github.com/escalator-oss/escalator/internal/policy"
-	"github.com/escalator-oss/escalator/internal/provider"
+	"github.com/escalator-oss/escalator/internal/provider/providertest"
 )
 
 // stepPolicy is a policy of one step through Yemot: step is the step's
 // mapping after `notify`, yemotSettings the via entry's settings.
 func stepPolicy(notify, step, yemotSettings string) string {
-	return fmt.Sprintf(`name: t
-people:
-  noa: {phone: "+972 52-234-5678"}
-  eitan: {phone: "+972 52-345-6789"}
-steps:
-  - notify: %s
-%s
-    via:
-      - yemot: %s
-    wait: 5m
-`, notify, step, yemotSettings)
+	return providertest.StepPolicy(`  noa: {phone: "+972 52-234-5678"}
+  eitan: {phone: "+972 52-345-6789"}`, notify, step, yemot.Name, yemotSettings, "5m")
 }
 
 // TestPolicyCheck: what a Yemot step may promise. Each strategy means the
@@ -64,12 +53,7 @@ func TestPolicyCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opt := policy.Options{Providers: provider.Kinds{yemot.Kind{CheckAnswered: tt.checkAnswered}}}
-			_, err := policy.ParseWith(opt, "p.yaml", []byte(stepPolicy(tt.notify, tt.step, tt.settings)))
-			var got []string
-			if err != nil {
-				got = strings.Split(err.Error(), "\n")
-			}
+			got := providertest.Problems(t, yemot.Kind{CheckAnswered: tt.checkAnswered}, stepPolicy(tt.notify, tt.step, tt.settings))
 			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
@@ -88,13 +72,9 @@ func TestKindFollowsTheDeployment(t *testing.T) {
 		{map[string]string{"YEMOT_TOKEN": "0770000000:pw"}, false},
 		{map[string]string{"YEMOT_TOKEN": "0770000000:pw", "YEMOT_CHECK_ANSWERED": "true"}, true},
 	} {
-		s, err := yemot.Spec{}.Load(func(k string) string { return tc.env[k] })
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = policy.ParseWith(policy.Options{Providers: provider.Kinds{s.Kind()}}, "p.yaml", []byte(rotation))
-		if (err == nil) != tc.wantOK {
-			t.Errorf("env %v: rotation gives %v; want accepted %v", tc.env, err, tc.wantOK)
+		problems := providertest.Problems(t, providertest.Kind(t, yemot.Spec{}, tc.env), rotation)
+		if (problems == nil) != tc.wantOK {
+			t.Errorf("env %v: rotation gives %v; want accepted %v", tc.env, problems, tc.wantOK)
 		}
 	}
 }
