@@ -1,7 +1,6 @@
 package yemot_test
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
@@ -53,10 +52,7 @@ func TestPolicyCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := providertest.Problems(t, yemot.Kind{CheckAnswered: tt.checkAnswered}, stepPolicy(tt.notify, tt.step, tt.settings))
-			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
-				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
-			}
+			providertest.WantProblems(t, yemot.Kind{CheckAnswered: tt.checkAnswered}, stepPolicy(tt.notify, tt.step, tt.settings), tt.want)
 		})
 	}
 }

@@ -43,3 +43,13 @@ func Kind(t testing.TB, spec dispatch.Spec, env map[string]string) provider.Kind
 	}
 	return s.Kind()
 }
+
+// WantProblems fails t unless policy decodes with exactly the problems want
+// (none: nil), in order.
+func WantProblems(t testing.TB, kind provider.Kind, policyYAML string, want []string) {
+	t.Helper()
+	got := Problems(t, kind, policyYAML)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
