@@ -24,14 +24,10 @@ import (
 	"github.com/escalator-oss/escalator/internal/providers"
 )
 
-// startEngineApp runs a worker whose alerts go to the engine.
-func startEngineApp(t *testing.T, cfg Config) *App {
+// runStarted runs a until ctx ends, once it has started; the channel gets
+// what Run returns.
+func runStarted(t *testing.T, ctx context.Context, a *App) <-chan error {
 	t.Helper()
-	a, err := New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	select {
@@ -41,6 +37,18 @@ func startEngineApp(t *testing.T, cfg Config) *App {
 	case <-time.After(waitFor):
 		t.Fatal("not started")
 	}
+	return done
+}
+
+// startEngineApp runs a worker whose alerts go to the engine.
+func startEngineApp(t *testing.T, cfg Config) *App {
+	t.Helper()
+	a, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := runStarted(t, ctx, a)
 	t.Cleanup(func() {
 		cancel()
 		select {

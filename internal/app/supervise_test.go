@@ -163,15 +163,7 @@ func TestFailedPartStopsWorker(t *testing.T) {
 	before := workerGoroutines()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	select {
-	case <-a.Started():
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(waitFor):
-		t.Fatal("not started")
-	}
+	done := runStarted(t, ctx, a)
 	httpAddr := a.HTTPAddr()
 	if !a.isReady() {
 		t.Fatal("not ready after start")

@@ -66,6 +66,22 @@ const (
 	DefaultGrace = 10 * time.Second
 )
 
+// withDefaults fills in what both consumers take beyond their handler.
+func withDefaults(workers *int, grace *time.Duration, delay *func(uint64) time.Duration, log **zap.Logger) {
+	if *workers <= 0 {
+		*workers = DefaultWorkers
+	}
+	if *grace <= 0 {
+		*grace = DefaultGrace
+	}
+	if *delay == nil {
+		*delay = redeliveryDelay
+	}
+	if *log == nil {
+		*log = zap.NewNop()
+	}
+}
+
 // Config configures a Consumer.
 type Config struct {
 	JS      jetstream.JetStream
@@ -104,18 +120,7 @@ func New(cfg Config) (*Consumer, error) {
 	if cfg.JS == nil || cfg.Handler == nil {
 		return nil, errors.New("new consumer: JetStream and Handler are required")
 	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = DefaultWorkers
-	}
-	if cfg.Grace <= 0 {
-		cfg.Grace = DefaultGrace
-	}
-	if cfg.RedeliveryDelay == nil {
-		cfg.RedeliveryDelay = redeliveryDelay
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = zap.NewNop()
-	}
+	withDefaults(&cfg.Workers, &cfg.Grace, &cfg.RedeliveryDelay, &cfg.Logger)
 	if cfg.Metrics == nil {
 		cfg.Metrics = metrics.NewAlerts(nil)
 	}

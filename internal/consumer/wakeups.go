@@ -65,18 +65,7 @@ func NewWakeups(cfg WakeupsConfig) (*Wakeups, error) {
 	if cfg.JS == nil || cfg.Handler == nil {
 		return nil, errors.New("new wakeups: JetStream and Handler are required")
 	}
-	if cfg.Workers <= 0 {
-		cfg.Workers = DefaultWorkers
-	}
-	if cfg.Grace <= 0 {
-		cfg.Grace = DefaultGrace
-	}
-	if cfg.RedeliveryDelay == nil {
-		cfg.RedeliveryDelay = redeliveryDelay
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = zap.NewNop()
-	}
+	withDefaults(&cfg.Workers, &cfg.Grace, &cfg.RedeliveryDelay, &cfg.Logger)
 	return &Wakeups{cfg: cfg, log: cfg.Logger.With(zap.String("component", "wakeups")),
 		ackWait: natsx.DueConsumerConfig(cfg.Topology).AckWait}, nil
 }
