@@ -205,6 +205,19 @@ func (w *worker) stop() {
 	w.nc.Close()
 }
 
+// fireUntilHeld fires the alert pg-down and returns once a worker's
+// dispatcher has entered its first call (and holds it).
+func (r *rig) fireUntilHeld(entered <-chan struct{}) {
+	r.t.Helper()
+	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
+	r.expect("started 0")
+	select {
+	case <-entered:
+	case <-time.After(waitFor):
+		r.t.Fatal("no worker ever dispatched")
+	}
+}
+
 func (r *rig) publish(subject, data string) {
 	r.t.Helper()
 	if _, err := r.js.Publish(context.Background(), subject, []byte(data)); err != nil {
@@ -350,13 +363,7 @@ func TestCrashBetweenIntentAndResult(t *testing.T) {
 	r := newRig(t)
 	d := dying{entered: make(chan struct{})}
 	a := r.startWorker(t, d)
-	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
-	r.expect("started 0")
-	select {
-	case <-d.entered:
-	case <-time.After(waitFor):
-		t.Fatal("worker A never dispatched")
-	}
+	r.fireUntilHeld(d.entered)
 	// Kill A: its connection goes, so its wake-up is redelivered and its
 	// acks never arrive. (Its stuck goroutine stays behind, as a dead process would.)
 	a.nc.Close()
@@ -532,12 +539,7 @@ func TestLeaseRenewedWhilePlacing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer watch.Stop()
-	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
-	select {
-	case <-b.entered:
-	case <-time.After(waitFor):
-		t.Fatal("never dispatched")
-	}
+	r.fireUntilHeld(b.entered)
 	const ttl = time.Second // the rig's LeaseTTL
 	for i := range 3 {
 		fake.WaitForWaiters(1) // the renewal's timer

@@ -137,13 +137,7 @@ func TestSecondWakeupWhilePlacingIsBusy(t *testing.T) {
 	r := newRig(t)
 	b := &blockFirst{entered: make(chan struct{}), release: make(chan struct{}), next: r.dispatcher(t)}
 	w := r.startWorker(t, b)
-	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
-	r.expect("started 0")
-	select {
-	case <-b.entered:
-	case <-time.After(waitFor):
-		t.Fatal("never dispatched")
-	}
+	r.fireUntilHeld(b.entered)
 	esc := loadOnly(t, w.eng)
 	data := []byte(`{"kind":"run","id":"` + esc.ID + `"}`)
 	err := w.eng.HandleWakeup(context.Background(), consumer.Wakeup{Key: token(esc.Key), Data: data, NumDelivered: 2})

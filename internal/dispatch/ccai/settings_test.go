@@ -27,61 +27,55 @@ func TestPolicyCheck(t *testing.T) {
 		two  = "{agents: [desk-1@example.com, desk-2@example.com]}"
 		menu = "{agents: [desk-1@example.com], menu_id: 42}"
 	)
-	tests := []struct {
-		name          string
-		checkAnswered bool
-		notify, step  string
-		settings      string
-		want          []string // problems, exactly
-	}{
-		{name: "single", notify: "[maria]", step: "    strategy: single", settings: one},
-		{name: "broadcast, an agent each", notify: "[maria, sam]", step: "    strategy: broadcast", settings: two},
-		{name: "broadcast, the others into the menu", notify: "[maria, sam, kai]", step: "    strategy: broadcast", settings: menu},
-		{name: "broadcast, more people than agents, no menu", notify: "[maria, sam, kai]", step: "    strategy: broadcast", settings: two,
-			want: []string{"p.yaml:10:9: steps[0].via[0].ccai: a ccai broadcast gives each person an agent of their own " +
+	tests := []providertest.Case{
+		{Name: "single", Notify: "[maria]", Step: "    strategy: single", Settings: one},
+		{Name: "broadcast, an agent each", Notify: "[maria, sam]", Step: "    strategy: broadcast", Settings: two},
+		{Name: "broadcast, the others into the menu", Notify: "[maria, sam, kai]", Step: "    strategy: broadcast", Settings: menu},
+		{Name: "broadcast, more people than agents, no menu", Notify: "[maria, sam, kai]", Step: "    strategy: broadcast", Settings: two,
+			Want: []string{"p.yaml:10:9: steps[0].via[0].ccai: a ccai broadcast gives each person an agent of their own " +
 				"(an agent takes one call at a time), but this step calls up to 3 people with 2 agents and no menu_id: " +
 				"the extra people would never be called; add agents or a menu_id"}},
-		{name: "broadcast, an agent listed twice counts once", notify: "[maria, sam]", step: "    strategy: broadcast",
-			settings: "{agents: [desk-1@example.com, desk-1@example.com]}",
-			want: []string{"p.yaml:10:9: steps[0].via[0].ccai: a ccai broadcast gives each person an agent of their own " +
+		{Name: "broadcast, an agent listed twice counts once", Notify: "[maria, sam]", Step: "    strategy: broadcast",
+			Settings: "{agents: [desk-1@example.com, desk-1@example.com]}",
+			Want: []string{"p.yaml:10:9: steps[0].via[0].ccai: a ccai broadcast gives each person an agent of their own " +
 				"(an agent takes one call at a time), but this step calls up to 2 people with 1 agent and no menu_id: " +
 				"the extra people would never be called; add agents or a menu_id"}},
-		{name: "broadcast, stop_on_answer", notify: "[maria, sam]", step: "    strategy: broadcast\n    stop_on_answer: true", settings: two,
-			checkAnswered: true,
-			want: []string{"p.yaml:11:9: steps[0].via[0].ccai: ccai cannot stop the other calls when one is answered " +
+		{Name: "broadcast, stop_on_answer", Notify: "[maria, sam]", Step: "    strategy: broadcast\n    stop_on_answer: true", Settings: two,
+			CheckAnswered: true,
+			Want: []string{"p.yaml:11:9: steps[0].via[0].ccai: ccai cannot stop the other calls when one is answered " +
 				"(CCAI Platform's API has no way to end a call); use an iotcall rule of type 一斉(誰か受電したら終了), or drop stop_on_answer"}},
-		{name: "rotation with answered detection", notify: "[maria, sam]", step: "    strategy: rotation", settings: one,
-			checkAnswered: true},
-		{name: "rotation with a ring", notify: "[maria, sam]", step: "    strategy: rotation",
-			settings: "{agents: [desk-1@example.com], ring: 45s}", checkAnswered: true},
-		{name: "rotation without answered detection", notify: "[maria, sam]", step: "    strategy: rotation", settings: one,
-			want: []string{"p.yaml:10:9: steps[0].via[0].ccai: a ccai rotation must know when each call has ended and stop when " +
+		{Name: "rotation with answered detection", Notify: "[maria, sam]", Step: "    strategy: rotation", Settings: one,
+			CheckAnswered: true},
+		{Name: "rotation with a ring", Notify: "[maria, sam]", Step: "    strategy: rotation",
+			Settings: "{agents: [desk-1@example.com], ring: 45s}", CheckAnswered: true},
+		{Name: "rotation without answered detection", Notify: "[maria, sam]", Step: "    strategy: rotation", Settings: one,
+			Want: []string{"p.yaml:10:9: steps[0].via[0].ccai: a ccai rotation must know when each call has ended and stop when " +
 				"someone answers, which needs answered detection: set CCAI_CHECK_ANSWERED=true on the worker (it reads the Manager " +
 				"API's call list), or use a ccai broadcast, or an iotcall rule of type 輪番"}},
-		{name: "rotation of one without answered detection: a single call", notify: "[maria]", step: "    strategy: rotation", settings: one},
-		{name: "rotation, pass_on", notify: "[maria, sam]", step: "    strategy: rotation\n    pass_on: true", settings: one,
-			checkAnswered: true,
-			want: []string{"p.yaml:11:9: steps[0].via[0].ccai: ccai cannot let the person who answers pass the call on to the next " +
+		{Name: "rotation of one without answered detection: a single call", Notify: "[maria]", Step: "    strategy: rotation", Settings: one},
+		{Name: "rotation, pass_on", Notify: "[maria, sam]", Step: "    strategy: rotation\n    pass_on: true", Settings: one,
+			CheckAnswered: true,
+			Want: []string{"p.yaml:11:9: steps[0].via[0].ccai: ccai cannot let the person who answers pass the call on to the next " +
 				"(CCAI Platform's API has no such option); use an iotcall rule of type 輪番(「9」で次へ), or drop pass_on"}},
-		{name: "pass_on on a broadcast: the policy's own problem only", notify: "[maria, sam]",
-			step: "    strategy: broadcast\n    pass_on: true", settings: two,
-			want: []string{"p.yaml:9:14: steps[0].pass_on: applies only to strategy rotation, not broadcast"}},
-		{name: "ring on a broadcast", notify: "[maria, sam]", step: "    strategy: broadcast", settings: "{agents: [a@x.com, b@x.com], ring: 30s}",
-			want: []string{"p.yaml:10:50: steps[0].via[0].ccai.ring: only a rotation uses ring " +
+		{Name: "pass_on on a broadcast: the policy's own problem only", Notify: "[maria, sam]",
+			Step: "    strategy: broadcast\n    pass_on: true", Settings: two,
+			Want: []string{"p.yaml:9:14: steps[0].pass_on: applies only to strategy rotation, not broadcast"}},
+		{Name: "ring on a broadcast", Notify: "[maria, sam]", Step: "    strategy: broadcast", Settings: "{agents: [a@x.com, b@x.com], ring: 30s}",
+			Want: []string{"p.yaml:10:50: steps[0].via[0].ccai.ring: only a rotation uses ring " +
 				"(how long one person's turn lasts before the next is called); drop it"}},
-		{name: "ring too long", notify: "[maria, sam]", step: "    strategy: rotation", settings: "{agents: [a@x.com], ring: 10m}",
-			checkAnswered: true,
-			want:          []string{"p.yaml:10:41: steps[0].via[0].ccai.ring: one person's turn lasts at most 5m, got 10m"}},
-		{name: "ring in fractions", notify: "[maria, sam]", step: "    strategy: rotation", settings: "{agents: [a@x.com], ring: 1500ms}",
-			checkAnswered: true,
-			want:          []string{"p.yaml:10:41: steps[0].via[0].ccai.ring: must be whole seconds, got 1.5s"}},
-		{name: "ring not positive", notify: "[maria, sam]", step: "    strategy: rotation", settings: "{agents: [a@x.com], ring: 0s}",
-			checkAnswered: true,
-			want:          []string{"p.yaml:10:41: steps[0].via[0].ccai.ring: must be positive"}},
+		{Name: "ring too long", Notify: "[maria, sam]", Step: "    strategy: rotation", Settings: "{agents: [a@x.com], ring: 10m}",
+			CheckAnswered: true,
+			Want:          []string{"p.yaml:10:41: steps[0].via[0].ccai.ring: one person's turn lasts at most 5m, got 10m"}},
+		{Name: "ring in fractions", Notify: "[maria, sam]", Step: "    strategy: rotation", Settings: "{agents: [a@x.com], ring: 1500ms}",
+			CheckAnswered: true,
+			Want:          []string{"p.yaml:10:41: steps[0].via[0].ccai.ring: must be whole seconds, got 1.5s"}},
+		{Name: "ring not positive", Notify: "[maria, sam]", Step: "    strategy: rotation", Settings: "{agents: [a@x.com], ring: 0s}",
+			CheckAnswered: true,
+			Want:          []string{"p.yaml:10:41: steps[0].via[0].ccai.ring: must be positive"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			providertest.WantProblems(t, ccai.Kind{CheckAnswered: tt.checkAnswered}, stepPolicy(tt.notify, tt.step, tt.settings), tt.want)
+		t.Run(tt.Name, func(t *testing.T) {
+			providertest.WantProblems(t, ccai.Kind{CheckAnswered: tt.CheckAnswered}, stepPolicy(tt.Notify, tt.Step, tt.Settings), tt.Want)
 		})
 	}
 }

@@ -19,40 +19,34 @@ func stepPolicy(notify, step, yemotSettings string) string {
 // alternative.
 func TestPolicyCheck(t *testing.T) {
 	const ivr = `{ivr_path: "ivr2:/1/100", ring: 30s}`
-	tests := []struct {
-		name          string
-		checkAnswered bool
-		notify, step  string
-		settings      string
-		want          []string // problems, exactly
-	}{
-		{name: "broadcast", notify: "[noa, eitan]", step: "    strategy: broadcast", settings: ivr},
-		{name: "broadcast, stop_on_answer", notify: "[noa, eitan]", step: "    strategy: broadcast\n    stop_on_answer: true",
-			settings: ivr, checkAnswered: true,
-			want: []string{"p.yaml:10:9: steps[0].via[0].yemot: yemot cannot stop other phones ringing when one answers; " +
+	tests := []providertest.Case{
+		{Name: "broadcast", Notify: "[noa, eitan]", Step: "    strategy: broadcast", Settings: ivr},
+		{Name: "broadcast, stop_on_answer", Notify: "[noa, eitan]", Step: "    strategy: broadcast\n    stop_on_answer: true",
+			Settings: ivr, CheckAnswered: true,
+			Want: []string{"p.yaml:10:9: steps[0].via[0].yemot: yemot cannot stop other phones ringing when one answers; " +
 				"use an iotcall rule of type 一斉(誰か受電したら終了), or drop stop_on_answer"}},
-		{name: "rotation with answered detection", notify: "[noa, eitan]", step: "    strategy: rotation",
-			settings: ivr, checkAnswered: true},
-		{name: "rotation without answered detection", notify: "[noa, eitan]", step: "    strategy: rotation", settings: ivr,
-			want: []string{"p.yaml:9:9: steps[0].via[0].yemot: yemot can stop a rotation when someone answers only with " +
+		{Name: "rotation with answered detection", Notify: "[noa, eitan]", Step: "    strategy: rotation",
+			Settings: ivr, CheckAnswered: true},
+		{Name: "rotation without answered detection", Notify: "[noa, eitan]", Step: "    strategy: rotation", Settings: ivr,
+			Want: []string{"p.yaml:9:9: steps[0].via[0].yemot: yemot can stop a rotation when someone answers only with " +
 				"answered detection, which is off (YEMOT_CHECK_ANSWERED is not true); set YEMOT_CHECK_ANSWERED=true on the workers, " +
 				"or use an iotcall rule of type 輪番"}},
-		{name: "rotation of one without answered detection: a single call", notify: "[noa]", step: "    strategy: rotation", settings: ivr},
-		{name: "rotation, pass_on", notify: "[noa, eitan]", step: "    strategy: rotation\n    pass_on: true",
-			settings: ivr, checkAnswered: true,
-			want: []string{"p.yaml:10:9: steps[0].via[0].yemot: yemot cannot let the person who answers pass the call on to the next; " +
+		{Name: "rotation of one without answered detection: a single call", Notify: "[noa]", Step: "    strategy: rotation", Settings: ivr},
+		{Name: "rotation, pass_on", Notify: "[noa, eitan]", Step: "    strategy: rotation\n    pass_on: true",
+			Settings: ivr, CheckAnswered: true,
+			Want: []string{"p.yaml:10:9: steps[0].via[0].yemot: yemot cannot let the person who answers pass the call on to the next; " +
 				"use an iotcall rule of type 輪番(「9」で次へ), or drop pass_on"}},
-		{name: "pass_on on a broadcast: the step's problem, reported once", notify: "[noa, eitan]",
-			step: "    strategy: broadcast\n    pass_on: true", settings: ivr,
-			want: []string{"p.yaml:8:14: steps[0].pass_on: applies only to strategy rotation, not broadcast"}},
-		{name: "no ivr_path", notify: "[noa]", step: "    strategy: single", settings: "{ring: 30s, tzintuk: true}",
-			want: []string{"p.yaml:9:16: steps[0].via[0].yemot.ivr_path: is required: the extension (שלוחה) answered calls are put into, e.g. ivr2:/1/100"}},
-		{name: "empty ivr_path", notify: "[noa]", step: "    strategy: single", settings: `{ivr_path: ""}`,
-			want: []string{"p.yaml:9:27: steps[0].via[0].yemot.ivr_path: must not be empty"}},
+		{Name: "pass_on on a broadcast: the step's problem, reported once", Notify: "[noa, eitan]",
+			Step: "    strategy: broadcast\n    pass_on: true", Settings: ivr,
+			Want: []string{"p.yaml:8:14: steps[0].pass_on: applies only to strategy rotation, not broadcast"}},
+		{Name: "no ivr_path", Notify: "[noa]", Step: "    strategy: single", Settings: "{ring: 30s, tzintuk: true}",
+			Want: []string{"p.yaml:9:16: steps[0].via[0].yemot.ivr_path: is required: the extension (שלוחה) answered calls are put into, e.g. ivr2:/1/100"}},
+		{Name: "empty ivr_path", Notify: "[noa]", Step: "    strategy: single", Settings: `{ivr_path: ""}`,
+			Want: []string{"p.yaml:9:27: steps[0].via[0].yemot.ivr_path: must not be empty"}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			providertest.WantProblems(t, yemot.Kind{CheckAnswered: tt.checkAnswered}, stepPolicy(tt.notify, tt.step, tt.settings), tt.want)
+		t.Run(tt.Name, func(t *testing.T) {
+			providertest.WantProblems(t, yemot.Kind{CheckAnswered: tt.CheckAnswered}, stepPolicy(tt.Notify, tt.Step, tt.Settings), tt.Want)
 		})
 	}
 }

@@ -53,3 +53,14 @@ func WantProblems(t testing.TB, kind provider.Kind, policyYAML string, want []st
 		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// Case is one row of a provider's policy-check table: a step notifying
+// Notify with the lines Step, through the provider with Settings, checked
+// with answered detection on or off; Want are its problems, exactly.
+type Case struct {
+	Name          string
+	CheckAnswered bool
+	Notify, Step  string
+	Settings      string
+	Want          []string
+}
