@@ -53,8 +53,8 @@ func TestReplyAcknowledges(t *testing.T) {
 		return dispatch.Reply{ID: id, Provider: "yemot", From: from, Text: text, At: at}
 	}
 	for _, rp := range []dispatch.Reply{
-		reply("r1", "+972500000000", "ack", now),       // a stranger
-		reply("r2", aiko, "on my way", now),            // not an ack word
+		reply("r1", "+972500000000", "ack", now),      // a stranger
+		reply("r2", aiko, "on my way", now),           // not an ack word
 		reply("r3", aiko, "ack", now.Add(-time.Hour)), // before she was called
 	} {
 		if err := w.eng.HandleReply(ctx, rp); err != nil {
