@@ -50,8 +50,48 @@ type Policy struct {
 	// Steps run in order; after the last, they run again Repeat more times.
 	Steps  []Step `json:"steps"`
 	Repeat int    `json:"repeat,omitempty"`
+	// AckTimeout, when positive, re-pages an acknowledged escalation whose
+	// alerts still fire that long after the acknowledgement: it starts
+	// again from step 1 (outcome "unacknowledged" first).
+	AckTimeout time.Duration `json:"ack_timeout,omitempty"`
+	// ActiveTime, when not empty, are the only times the policy matches
+	// (ActiveAt).
+	ActiveTime []TimeWindow `json:"active_time,omitempty"`
+	// Maintenance are the windows during which the policy's alerts behave
+	// as silenced (MaintenanceAt).
+	Maintenance []Window `json:"maintenance,omitempty"`
 
 	pos Problem // where the name was written
+}
+
+// TimeWindow is a weekly time of day: on Days (sun … sat; empty: every
+// day), From to To ("09:00" to "18:00"; To before From runs past midnight)
+// in TimeZone (IANA name; empty: UTC).
+type TimeWindow struct {
+	Days     []string `json:"days,omitempty"`
+	From     string   `json:"from"`
+	To       string   `json:"to"`
+	TimeZone string   `json:"time_zone,omitempty"`
+}
+
+// Window is a maintenance window: one-off (Start to End) or weekly (Weekly).
+type Window struct {
+	Start  time.Time   `json:"start,omitzero"`
+	End    time.Time   `json:"end,omitzero"`
+	Weekly *TimeWindow `json:"weekly,omitempty"`
+}
+
+// Heartbeat is a monitor defined by a file whose top-level key is
+// `heartbeat:` (the dead-man's switch): when no ping has arrived for Every,
+// a firing alert with id "heartbeat/<Name>", the Labels plus
+// heartbeat=<Name>, and the Summary is raised; the next ping resolves it.
+type Heartbeat struct {
+	Name    string            `json:"name"`
+	Every   time.Duration     `json:"every"`
+	Labels  map[string]string `json:"labels,omitempty"`
+	Summary string            `json:"summary,omitempty"`
+	// File is the file it was read from.
+	File string `json:"file,omitempty"`
 }
 
 // Notify kinds: whom a step calls.

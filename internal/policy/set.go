@@ -12,6 +12,8 @@ import (
 type Set struct {
 	// Policies in match order.
 	Policies []*Policy `json:"policies"`
+	// Heartbeats are the heartbeat monitors, by name order.
+	Heartbeats []*Heartbeat `json:"heartbeats,omitempty"`
 }
 
 // NewSet orders policies for matching and checks that their names are
