@@ -24,6 +24,9 @@ const (
 	Grouped        = "grouped"
 	Skipped        = "skipped"
 	Refused        = "refused"
+	// Unacknowledged: an acknowledged escalation whose alerts still fire
+	// after its policy's ack_timeout starts again from step 1.
+	Unacknowledged = "unacknowledged"
 )
 
 // Outcome is the JSON of one outcome event; other services rely on it.
