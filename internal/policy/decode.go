@@ -24,7 +24,7 @@ type decoder struct {
 }
 
 var policyKeys = []string{"name", "description", "priority", "match", "group_by",
-	"acknowledge_on_answer", "people", "roster", "steps", "repeat"}
+	"acknowledge_on_answer", "people", "roster", "steps", "repeat", "ack_timeout", "active_time", "maintenance"}
 
 // policy decodes one YAML document into a Policy, reporting every problem.
 // It returns nil when the document is not a mapping at all.
@@ -68,6 +68,15 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 		} else {
 			p.Repeat = r
 		}
+	}
+	if v := f["ack_timeout"]; v != nil {
+		p.AckTimeout = d.ackTimeout(v)
+	}
+	if v := f["active_time"]; v != nil {
+		p.ActiveTime = d.activeTime(v)
+	}
+	if v := f["maintenance"]; v != nil {
+		p.Maintenance = d.maintenance(v)
 	}
 	if v := f["people"]; v != nil {
 		p.People = d.people(v)

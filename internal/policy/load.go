@@ -30,13 +30,20 @@ type Options struct {
 	Configured map[string]bool
 }
 
-// ParseWith reads the policies of one YAML file (one policy per document; a
-// file may hold several documents separated by ---), validating against
-// opt. name is the file name used in problems. The error, when not nil, is
-// Problems.
-func ParseWith(opt Options, name string, data []byte) ([]*Policy, error) {
+// File is what one policy file holds: policies and heartbeat monitors.
+type File struct {
+	Policies   []*Policy
+	Heartbeats []*Heartbeat
+}
+
+// ParseFileWith reads the policies and heartbeat monitors of one YAML file
+// (one per document; a file may hold several documents separated by ---),
+// validating against opt. A document whose top-level mapping has the key
+// heartbeat is a monitor; any other is a policy. name is the file name used
+// in problems. The error, when not nil, is Problems.
+func ParseFileWith(opt Options, name string, data []byte) (File, error) {
 	d := &decoder{Decoder: &yamlx.Decoder{File: name}, providers: opt.Providers}
-	var out []*Policy
+	var out File
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
@@ -51,14 +58,27 @@ func ParseWith(opt Options, name string, data []byte) ([]*Policy, error) {
 		if len(doc.Content) == 0 {
 			continue
 		}
+		if isHeartbeat(doc.Content[0]) {
+			if h := d.heartbeat(doc.Content[0]); h != nil {
+				out.Heartbeats = append(out.Heartbeats, h)
+			}
+			continue
+		}
 		if p := d.policy(doc.Content[0]); p != nil {
-			out = append(out, p)
+			out.Policies = append(out.Policies, p)
 		}
 	}
-	if len(out) == 0 && len(d.Problems) == 0 {
-		d.Add(nil, "", "no policy in file")
+	if len(out.Policies) == 0 && len(out.Heartbeats) == 0 && len(d.Problems) == 0 {
+		d.Add(nil, "", "no policy or heartbeat in file")
 	}
 	return out, d.Problems.Err()
+}
+
+// ParseWith reads the policies of one YAML file, as ParseFileWith, leaving
+// out its heartbeat monitors (which are validated all the same).
+func ParseWith(opt Options, name string, data []byte) ([]*Policy, error) {
+	f, err := ParseFileWith(opt, name, data)
+	return f.Policies, err
 }
 
 var yamlLine = regexp.MustCompile(`^yaml: line (\d+): `)
@@ -109,7 +129,7 @@ func yamlAllowed(r rune) bool {
 	return false
 }
 
-// LoadWith reads every policy from paths: files, or directories whose *.yaml
+// LoadWith reads every policy and heartbeat monitor from paths: files, or directories whose *.yaml
 // and *.yml files are read (not recursively), in name order, validating
 // against opt. It reports every problem of every file at once; the error,
 // when not nil, is Problems.
@@ -172,6 +192,7 @@ func unwrapPath(err error) error {
 
 func loadFiles(opt Options, files []string) (*Set, error) {
 	var all []*Policy
+	var beats []*Heartbeat
 	var probs Problems
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -179,17 +200,18 @@ func loadFiles(opt Options, files []string) (*Set, error) {
 			probs = append(probs, Problem{File: f, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))})
 			continue
 		}
-		ps, err := ParseWith(opt, f, data)
+		pf, err := ParseFileWith(opt, f, data)
 		var pp Problems
 		if errors.As(err, &pp) {
 			probs = append(probs, pp...)
 		}
-		all = append(all, ps...)
+		all = append(all, pf.Policies...)
+		beats = append(beats, pf.Heartbeats...)
 	}
 	if opt.Configured != nil {
 		probs = append(probs, strict(all, opt.Configured)...)
 	}
-	set, err := NewSet(all)
+	set, err := NewSet(all, beats...)
 	var pp Problems
 	if errors.As(err, &pp) {
 		probs = append(probs, pp...)

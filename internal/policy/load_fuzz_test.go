@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/escalator-oss/escalator/internal/alert"
+	"github.com/escalator-oss/escalator/internal/outcome"
 )
 
 // fuzzFile is the file name the fuzzed policies are parsed as.
@@ -23,19 +24,21 @@ var fuzzTimes = []time.Time{
 	time.Date(2026, 12, 30, 0, 0, 0, 0, time.UTC),
 }
 
-// FuzzPolicy feeds arbitrary bytes to the policy loader (Parse, then NewSet
-// as Load does). It must never panic; every problem must be located as
-// "fuzz.yaml:<line>:..." (only a file with no policy at all has no line);
+// FuzzPolicy feeds arbitrary bytes to the policy loader (ParseFileWith, then
+// NewSet as Load does). It must never panic; every problem must be located
+// as "fuzz.yaml:<line>:..." (only a file with no policy at all has no line);
 // an accepted policy must survive the engine's JSON snapshot unchanged,
-// parse the same way twice, match alerts, and Plan must run it from start
-// to its end with every step calling someone it defines. The seed corpus is
-// in testdata/fuzz/FuzzPolicy.
+// parse the same way twice, match alerts, answer the same about its times
+// (active_time, maintenance) after the snapshot, and Plan must run it from
+// start to its end with every step calling someone it defines, and re-page
+// it after its ack_timeout. An accepted heartbeat monitor must be valid and
+// survive JSON. The seed corpus is in testdata/fuzz/FuzzPolicy.
 func FuzzPolicy(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ps, err := ParseWith(testOptions, fuzzFile, data)
+		pf, err := ParseFileWith(testOptions, fuzzFile, data)
 		if err == nil {
 			var set *Set
-			set, err = NewSet(ps)
+			set, err = NewSet(pf.Policies, pf.Heartbeats...)
 			if err == nil {
 				checkAccepted(t, data, set)
 				return
@@ -49,7 +52,7 @@ func FuzzPolicy(f *testing.F) {
 			if p.File != fuzzFile || p.Msg == "" {
 				t.Fatalf("problem without file or message: %+v", p)
 			}
-			if p.Line <= 0 && p.Msg != "no policy in file" {
+			if p.Line <= 0 && p.Msg != "no policy or heartbeat in file" {
 				t.Fatalf("problem without a line: %q", p.String())
 			}
 			if want := fmt.Sprintf("%s:%d", fuzzFile, p.Line); p.Line > 0 && !strings.HasPrefix(p.String(), want) {
@@ -100,7 +103,72 @@ func checkAccepted(t *testing.T, data []byte, set *Set) {
 		for _, now := range fuzzTimes {
 			runPlan(t, p, now)
 			runPlan(t, &q, now)
+			checkTimes(t, set, p, &q, ev, now)
+			if p.AckTimeout > 0 {
+				runRepage(t, p, now)
+			}
 		}
+	}
+	for _, h := range set.Heartbeats {
+		if !namePattern.MatchString(h.Name) || h.Every < MinHeartbeatEvery || h.File != fuzzFile {
+			t.Fatalf("accepted heartbeat %+v", h)
+		}
+		if _, ok := h.Labels[HeartbeatLabel]; ok {
+			t.Fatalf("accepted heartbeat %s sets the label %s", h.Name, HeartbeatLabel)
+		}
+		b, err := json.Marshal(h)
+		if err != nil {
+			t.Fatalf("heartbeat %s: %v", h.Name, err)
+		}
+		var g Heartbeat
+		if err := json.Unmarshal(b, &g); err != nil {
+			t.Fatalf("heartbeat %s: %v", h.Name, err)
+		}
+		if b2, _ := json.Marshal(&g); !bytes.Equal(b, b2) {
+			t.Fatalf("heartbeat round trip changed %s:\n%s\n%s", h.Name, b, b2)
+		}
+	}
+}
+
+// checkTimes asks p and its snapshot q about their times at now: they must
+// agree, a maintenance window must end after now, and MatchAt must agree
+// with ExplainAt.
+func checkTimes(t *testing.T, set *Set, p, q *Policy, ev alert.Event, now time.Time) {
+	t.Helper()
+	if p.ActiveAt(now) != q.ActiveAt(now) {
+		t.Fatalf("snapshot of %s is active differently at %s", p.Name, now)
+	}
+	end, which, ok := p.MaintenanceAt(now)
+	end2, which2, ok2 := q.MaintenanceAt(now)
+	if ok != ok2 || which != which2 || !end.Equal(end2) {
+		t.Fatalf("snapshot of %s: maintenance at %s differs: %s %q %v, %s %q %v", p.Name, now, end, which, ok, end2, which2, ok2)
+	}
+	if ok && (!end.After(now) || which == "") {
+		t.Fatalf("%s: maintenance at %s ends %s (%q)", p.Name, now, end, which)
+	}
+	m, matched := set.MatchAt(ev, now)
+	vs := set.ExplainAt(ev, now)
+	if last := vs[len(vs)-1]; matched != last.Matched || matched && last.Policy != m.Name {
+		t.Fatalf("MatchAt %v %v, ExplainAt ends with %+v", m, matched, last)
+	}
+}
+
+// runRepage starts p at now, acknowledges it, and re-pages it at its
+// ack_timeout: from step 1 of the first run, "unacknowledged" first.
+func runRepage(t *testing.T, p *Policy, now time.Time) {
+	t.Helper()
+	d := Plan(p, State{}, Input{Kind: Start}, now)
+	if d.State.Status != Active {
+		return
+	}
+	acked := Plan(p, d.State, Input{Kind: Ack, By: "fuzz"}, now.Add(time.Second))
+	if want := now.Add(time.Second + p.AckTimeout); acked.State.Status != Acknowledged || !acked.NextAt.Equal(want) {
+		t.Fatalf("%s: ack %+v, want a re-page at %s", p.Name, acked, want)
+	}
+	re := Plan(p, acked.State, Input{Kind: Timer, At: acked.NextAt}, acked.NextAt)
+	if len(re.Events) == 0 || re.Events[0] != outcome.Unacknowledged || !re.State.StartedAt.Equal(now) ||
+		re.State.Status == Active && (re.Run == nil || re.Run.Loop != 0 || !re.NextAt.After(acked.NextAt)) {
+		t.Fatalf("%s: re-page %+v", p.Name, re)
 	}
 }
 

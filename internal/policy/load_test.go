@@ -18,8 +18,19 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		t.Fatal("LoadWith(testOptions, testdata/bad) succeeded; want problems")
 	}
 	want := strings.Join([]string{
+		"testdata/bad/beats.yaml:6:12: heartbeat: duplicate heartbeat name \"nightly-backup\" (also in testdata/bad/beats.yaml:2:12)",
+		"testdata/bad/beats.yaml:7:8: every: must be at least 1m, got 30s",
+		"testdata/bad/beats.yaml:8:20: labels.heartbeat: is set to the monitor's name by escalator: leave it out",
+		"testdata/bad/beats.yaml:8:34: labels.bad-label: \"bad-label\" is not a label name",
+		"testdata/bad/beats.yaml:8:51: labels.n: must be a string, got int 5",
+		"testdata/bad/beats.yaml:9:10: summary: must be a string, got a list",
+		"testdata/bad/beats.yaml:10:1: colour: unknown key (known keys: heartbeat, every, labels, summary)",
+		"testdata/bad/beats.yaml:12:1: every: is required: the longest time allowed between two pings, e.g. 25h",
+		"testdata/bad/beats.yaml:12:12: heartbeat: must be letters, digits, '-', '_' or '.', at most 64, got \"bad name!\"",
+		"testdata/bad/beats.yaml:14:12: heartbeat: must not be empty",
+		"testdata/bad/beats.yaml:15:8: every: must be a Go duration such as 30s or 5m, got \"soon\"",
 		"testdata/bad/db.yaml:2:11: priority: must be an integer, got \"high\"",
-		"testdata/bad/db.yaml:3:1: colour: unknown key (known keys: name, description, priority, match, group_by, acknowledge_on_answer, people, roster, steps, repeat)",
+		"testdata/bad/db.yaml:3:1: colour: unknown key (known keys: name, description, priority, match, group_by, acknowledge_on_answer, people, roster, steps, repeat, ack_timeout, active_time, maintenance)",
 		"testdata/bad/db.yaml:6:14: match.labels_regex.service: regular expression does not compile: error parsing regexp: missing closing ): `^(?:db-()$`",
 		"testdata/bad/db.yaml:7:13: match.severity: must be a list, got \"critical\"",
 		"testdata/bad/db.yaml:10:16: people.bob.phone: phone number \"0312345678\" must be in international form, starting with + and the country code",
@@ -37,6 +48,22 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 		"testdata/bad/db.yaml:29:9: repeat: must be 0 or more, got -1",
 		"testdata/bad/dup.yaml:1:7: name: duplicate policy name \"db\" (also in testdata/bad/db.yaml:1:7)",
 		"testdata/bad/dup.yaml:3:14: steps[0].notify[0]: undefined person \"x\" (define it under people)",
+		"testdata/bad/times.yaml:2:14: ack_timeout: must be at least 1m, got 30s (leave it out never to re-page)",
+		"testdata/bad/times.yaml:4:17: active_time[0].days[1]: unknown day \"funday\": use sun, mon, tue, wed, thu, fri or sat",
+		"testdata/bad/times.yaml:4:25: active_time[0].days[2]: mon is listed twice",
+		"testdata/bad/times.yaml:5:11: active_time[0].from: must be a time of day HH:MM such as 09:00, got \"9am\"",
+		"testdata/bad/times.yaml:6:9: active_time[0].to: must be a time of day HH:MM such as 18:00, or 24:00, got \"25:00\"",
+		"testdata/bad/times.yaml:7:16: active_time[0].time_zone: unknown time zone \"Mars/Base\": use an IANA name such as Asia/Tokyo",
+		"testdata/bad/times.yaml:9:9: active_time[1].to: must differ from from: for the whole day, write from: \"00:00\" and to: \"24:00\"",
+		"testdata/bad/times.yaml:10:5: active_time[2].from: is required: when the window opens each day, e.g. 09:00",
+		"testdata/bad/times.yaml:10:11: active_time[2].days: must name at least one day (leave days out for every day)",
+		"testdata/bad/times.yaml:12:5: active_time[2].colour: unknown key (known keys: days, from, to, time_zone)",
+		"testdata/bad/times.yaml:15:10: maintenance[0].end: must be after start",
+		"testdata/bad/times.yaml:16:5: maintenance[1].end: is required: when the window ends, RFC 3339",
+		"testdata/bad/times.yaml:17:5: maintenance[2]: is either one-off (start, end) or weekly (days, from, to, time_zone), not both: write two windows",
+		"testdata/bad/times.yaml:21:5: maintenance[3]: must be a one-off window {start, end} or a weekly one {days, from, to, time_zone}",
+		"testdata/bad/times.yaml:22:11: maintenance[4].days: must be a list, got \"sun\"",
+		"testdata/bad/times.yaml:23:11: maintenance[4].from: must be a time of day HH:MM such as 09:00, got int 1",
 	}, "\n")
 	if got := err.Error(); got != want {
 		t.Errorf("problems:\n%s\n\nwant:\n%s", got, want)
@@ -48,7 +75,8 @@ func TestParseProblems(t *testing.T) {
 		name, yaml, want string
 	}{
 		{"syntax", "name: [a\n", "x.yaml:1: invalid YAML: did not find expected ',' or ']'"},
-		{"empty", "", "x.yaml: no policy in file"},
+		{"empty", "", "x.yaml: no policy or heartbeat in file"},
+		{"only a heartbeat", "heartbeat: backup\nevery: 25h\n", ""},
 		{"not a mapping", "- a\n", "x.yaml:1:1: must be a mapping, got a list"},
 		{"missing name and steps", "description: d\n", "x.yaml:1:1: name: is required\nx.yaml:1:1: steps: is required: a policy needs at least one step"},
 		{"duplicate key", "name: a\nname: b\nsteps: []\n", "x.yaml:2:1: name: duplicate key (first at line 1)\nx.yaml:3:8: steps: must have at least one step"},
@@ -67,6 +95,41 @@ func TestParseProblems(t *testing.T) {
 			"x.yaml:2:30: match.labels_regex.s: duplicate key (first at line 2)"},
 		{"single rule, roster of two", "name: a\npeople: {p: {phone: '+81 80-1234-5678'}, q: {phone: '+81 90-1111-2222'}}\nroster: {people: [p, q], handoff: daily, start: 2026-01-01T00:00:00Z}\nsteps: [{notify: roster, via: [{iotcall: {rule: r}}], wait: 1m}]\n",
 			"x.yaml:4:18: steps[0].notify: strategy single calls one person, but the roster has 2: notify oncall instead\nx.yaml:4:33: steps[0].via[0].iotcall: an IoTCall single rule calls exactly one number, but this step calls 2"},
+		{"ack_timeout not a duration", policyWith("ack_timeout: 2 hours"), "x.yaml:1:14: ack_timeout: must be a Go duration such as 30s or 5m, got \"2 hours\""},
+		{"ack_timeout negative", policyWith("ack_timeout: -2h"), "x.yaml:1:14: ack_timeout: must be at least 1m, got -2h (leave it out never to re-page)"},
+		{"ack_timeout of a minute", policyWith("ack_timeout: 1m"), ""},
+		{"active_time one window", policyWith("active_time: {days: [Saturday, SUN], from: \"00:00\", to: \"24:00\", time_zone: Asia/Tokyo}"), ""},
+		{"active_time past midnight, every day", policyWith("active_time: {from: \"22:00\", to: \"06:00\"}"), ""},
+		{"active_time not a window", policyWith("active_time: weekdays"),
+			"x.yaml:1:14: active_time: must be a mapping {days, from, to, time_zone} or a list of them, got \"weekdays\""},
+		{"active_time empty", policyWith("active_time: []"),
+			"x.yaml:1:14: active_time: must have at least one window (leave active_time out for a policy active at all times)"},
+		{"active_time without to", policyWith("active_time: {from: \"09:00\"}"),
+			"x.yaml:1:14: active_time.to: is required: when the window closes, e.g. 18:00 (at or before from: the next day)"},
+		{"active_time from 24:00", policyWith("active_time: {from: \"24:00\", to: \"09:60\"}"),
+			"x.yaml:1:21: active_time.from: must be a time of day HH:MM such as 09:00, got \"24:00\"\n" +
+				"x.yaml:1:34: active_time.to: must be a time of day HH:MM such as 18:00, or 24:00, got \"09:60\""},
+		{"active_time in Local", policyWith("active_time: {from: \"9:00\", to: \"18:00\", time_zone: Local}"),
+			"x.yaml:1:21: active_time.from: must be a time of day HH:MM such as 09:00, got \"9:00\"\n" +
+				"x.yaml:1:53: active_time.time_zone: unknown time zone \"Local\": use an IANA name such as Asia/Tokyo"},
+		{"active_time list item not a mapping", policyWith("active_time: [mon]"), "x.yaml:1:15: active_time[0]: must be a mapping, got \"mon\""},
+		{"maintenance not a list", policyWith("maintenance: {start: 2026-01-01T00:00:00Z, end: 2026-01-02T00:00:00Z}"),
+			"x.yaml:1:14: maintenance: must be a list, got a mapping"},
+		{"maintenance empty", policyWith("maintenance: []"), "x.yaml:1:14: maintenance: must have at least one window (leave maintenance out for none)"},
+		{"maintenance without start", policyWith("maintenance: [{end: 2026-01-02T00:00:00Z}]"),
+			"x.yaml:1:15: maintenance[0].start: is required: when the window begins, RFC 3339"},
+		{"maintenance start not a time", policyWith("maintenance: [{start: tomorrow, end: 2026-01-02T00:00:00Z}]"),
+			"x.yaml:1:23: maintenance[0].start: must be an RFC 3339 time such as 2026-01-05T09:00:00+09:00, got \"tomorrow\""},
+		{"maintenance weekly without from", policyWith("maintenance: [{days: [sun], to: \"03:00\"}]"),
+			"x.yaml:1:15: maintenance[0].from: is required: when the window opens each day, e.g. 09:00"},
+		{"maintenance one-off and weekly", policyWith("maintenance: [{start: 2026-01-01T00:00:00Z, end: 2026-01-02T00:00:00Z}, {days: [sun], from: \"01:00\", to: \"03:00\", time_zone: Asia/Tokyo}]"), ""},
+		{"a heartbeat and a policy in one file", "heartbeat: backup\nevery: 25h\n---\n" + policyWith(""), ""},
+		{"heartbeat name not a string", "heartbeat: [a]\nevery: 1h\n", "x.yaml:1:12: heartbeat: must be a string, got a list"},
+		{"heartbeat name no subject", "heartbeat: etl..hourly\nevery: 1h\n",
+			"x.yaml:1:12: heartbeat: \"etl..hourly\" cannot be pinged: pings are published to heartbeats.<name>, so no '..' and no '.' at the end"},
+		{"heartbeat name with dots", "heartbeat: etl.hourly\nevery: 1h\n", ""},
+		{"heartbeat with steps", "heartbeat: backup\nevery: 1h\nsteps: []\n",
+			"x.yaml:3:1: steps: unknown key (known keys: heartbeat, every, labels, summary)"},
 		{"yemot 501 numbers", yemot501(), "x.yaml:504:2944: steps[0].via[0].yemot: a Yemot campaign calls at most 500 numbers, but this step calls 501"},
 	}
 	for _, tt := range tests {
@@ -142,6 +205,12 @@ func TestStrict(t *testing.T) {
 	if ps := set.Strict(map[string]bool{"iotcall": true, "yemot": true, "ccai": true}); len(ps) != 0 {
 		t.Errorf("Strict with all configured: %v", ps)
 	}
+}
+
+// policyWith is a valid one-line policy with extra before it: an extra on
+// line 1 is at the columns a test reads.
+func policyWith(extra string) string {
+	return extra + "\nname: a\npeople: {p: {phone: '+81 80-1234-5678'}}\nsteps: [{notify: [p], via: [{iotcall: {rule: r}}], wait: 1m}]\n"
 }
 
 func yemot501() string {

@@ -31,7 +31,9 @@ type State struct {
 	// current step did.
 	StartedAt     time.Time `json:"started_at"`
 	StepStartedAt time.Time `json:"step_started_at"`
-	// NextAt is when the current step's wait ends (zero when finished).
+	// NextAt is when the current step's wait ends; for an escalation
+	// acknowledged under a policy with an ack_timeout, when it is re-paged
+	// (a Timer then starts it again from step 1); zero when nothing is due.
 	NextAt time.Time `json:"next_at"`
 	// EndedAt and By say when and by whom it was acknowledged or resolved,
 	// Via how (see Input.Via).
@@ -40,7 +42,9 @@ type State struct {
 	Via     string    `json:"via,omitempty"`
 }
 
-// Finished reports whether the escalation is over.
+// Finished reports whether the escalation has no more steps to run. An
+// acknowledged escalation is finished; under a policy with an ack_timeout it
+// may still be re-paged by a Timer at its NextAt.
 func (s State) Finished() bool { return s.Status != "" && s.Status != Active }
 
 // InputKind is what happened to an escalation.
@@ -50,7 +54,9 @@ type InputKind string
 const (
 	// Start begins the escalation.
 	Start InputKind = "start"
-	// Timer is a wake-up; At is the NextAt it was scheduled for (zero: unknown).
+	// Timer is a wake-up; At is the NextAt it was scheduled for (zero:
+	// unknown). For an acknowledged escalation it is the ack_timeout's
+	// re-page, which the caller sends only while its alerts still fire.
 	Timer InputKind = "timer"
 	// Ack is an acknowledgement by By.
 	Ack InputKind = "ack"
@@ -106,15 +112,26 @@ type Decision struct {
 // idempotent: a Timer before st.NextAt or for another wake-up (a stale or
 // duplicate delivery), a second Start, and any input once the escalation is
 // finished change nothing and place no calls, except that an acknowledged
-// escalation is resolved when its alert resolves. Rosters are resolved at now.
+// escalation is resolved when its alert resolves, and re-paged by a Timer
+// at its NextAt under a policy with an ack_timeout: it starts again from
+// step 1 of the first run (StartedAt stays), events "unacknowledged" first.
+// Rosters are resolved at now.
 func Plan(p *Policy, st State, in Input, now time.Time) Decision {
 	noop := Decision{State: st, NextAt: st.NextAt}
 	if st.Finished() {
-		if in.Kind == Resolve && st.Status == Acknowledged {
+		switch {
+		case in.Kind == Resolve && st.Status == Acknowledged:
 			// Acknowledged, and now over: say so. When and by whom it
 			// was acknowledged stays.
-			st.Status, st.Via = Resolved, in.Via
+			st.Status, st.Via, st.NextAt = Resolved, in.Via, time.Time{}
 			return Decision{State: st, Events: []string{outcome.Resolved}}
+		case in.Kind == Timer && st.Status == Acknowledged && !st.NextAt.IsZero() && due(st, in, now):
+			// The acknowledgement has timed out and the alert still
+			// fires: page again from the top.
+			st.Status, st.EndedAt, st.By, st.Via = Active, time.Time{}, "", ""
+			d := enter(p, st, 0, 0, now)
+			d.Events = append([]string{outcome.Unacknowledged}, d.Events...)
+			return d
 		}
 		return noop
 	}
@@ -128,7 +145,7 @@ func Plan(p *Policy, st State, in Input, now time.Time) Decision {
 		d.Events = append([]string{outcome.Started}, d.Events...)
 		return d
 	case Timer:
-		if st.Status != Active || now.Before(st.NextAt) || (!in.At.IsZero() && !in.At.Equal(st.NextAt)) {
+		if st.Status != Active || !due(st, in, now) {
 			return noop
 		}
 		step, loop := st.Step+1, st.Loop
@@ -146,9 +163,18 @@ func Plan(p *Policy, st State, in Input, now time.Time) Decision {
 			st.Status, ev = Resolved, outcome.Resolved
 		}
 		st.EndedAt, st.By, st.Via, st.NextAt = now, in.By, in.Via, time.Time{}
-		return Decision{State: st, Events: []string{ev}}
+		if st.Status == Acknowledged && p.AckTimeout > 0 {
+			st.NextAt = now.Add(p.AckTimeout)
+		}
+		return Decision{State: st, Events: []string{ev}, NextAt: st.NextAt}
 	}
 	return noop
+}
+
+// due reports whether the Timer in is the wake-up st waits for, and its
+// time has come.
+func due(st State, in Input, now time.Time) bool {
+	return !now.Before(st.NextAt) && (in.At.IsZero() || in.At.Equal(st.NextAt))
 }
 
 // enter starts step (step, loop), skipping at once every step that resolves

@@ -48,6 +48,8 @@ func TestPlan(t *testing.T) {
 	empty.Roster = &Roster{People: []string{}, Handoff: HandoffDaily, Start: empty.Roster.Start}
 	only := &Policy{Name: "only", People: team.People, Roster: empty.Roster,
 		Steps: []Step{{Notify: Notify{Kind: NotifyOnCall}, Strategy: provider.Single, Wait: time.Minute}}}
+	repage := loadTeam(t)
+	repage.AckTimeout = 2 * time.Hour
 	t0 := mustTime(t, "2026-03-08T13:30:00Z") // bob is on call (after the DST hand-off)
 	holiday := mustTime(t, "2026-03-25T12:00:00Z")
 	timer := func(d time.Duration) Input { return Input{Kind: Timer, At: t0.Add(d)} }
@@ -82,6 +84,28 @@ func TestPlan(t *testing.T) {
 			{in: timer(5 * time.Minute), after: 5 * time.Minute, status: Acknowledged, next: -1},
 			{in: Input{Kind: Resolve}, after: 6 * time.Minute, status: Resolved, events: []string{outcome.Resolved}, next: -1},
 			{in: Input{Kind: Resolve}, after: 7 * time.Minute, status: Resolved, next: -1},
+		}},
+		{"ack_timeout: acknowledged, re-paged from step 1, acknowledged again, resolved", repage, t0, []step{
+			{in: start, status: Active, run: []string{"bob"}, events: []string{outcome.Started}, next: 5 * time.Minute},
+			{in: timer(5 * time.Minute), after: 5 * time.Minute, status: Active, runStep: 1, run: []string{"bob", "carol", "alice"}, next: 15 * time.Minute},
+			{in: Input{Kind: Ack, By: "bob"}, after: 7 * time.Minute, status: Acknowledged, runStep: 1, events: []string{outcome.Acknowledged}, next: 2*time.Hour + 7*time.Minute},
+			{in: Input{Kind: Ack, By: "carol"}, after: 8 * time.Minute, status: Acknowledged, runStep: 1, next: 2*time.Hour + 7*time.Minute},
+			{in: timer(15 * time.Minute), after: 15 * time.Minute, status: Acknowledged, runStep: 1, next: 2*time.Hour + 7*time.Minute},
+			{in: timer(2*time.Hour + 7*time.Minute), after: 2 * time.Hour, status: Acknowledged, runStep: 1, next: 2*time.Hour + 7*time.Minute},
+			{in: timer(2*time.Hour + 7*time.Minute), after: 2*time.Hour + 7*time.Minute, status: Active, run: []string{"bob"},
+				events: []string{outcome.Unacknowledged}, next: 2*time.Hour + 12*time.Minute},
+			{in: timer(2*time.Hour + 7*time.Minute), after: 2*time.Hour + 8*time.Minute, status: Active, next: 2*time.Hour + 12*time.Minute},
+			{in: timer(2*time.Hour + 12*time.Minute), after: 2*time.Hour + 12*time.Minute, status: Active, runStep: 1, run: []string{"bob", "carol", "alice"}, next: 2*time.Hour + 22*time.Minute},
+			{in: Input{Kind: Ack, By: "alice"}, after: 2*time.Hour + 15*time.Minute, status: Acknowledged, runStep: 1, events: []string{outcome.Acknowledged}, next: 4*time.Hour + 15*time.Minute},
+			{in: Input{Kind: Resolve}, after: 3 * time.Hour, status: Resolved, runStep: 1, events: []string{outcome.Resolved}, next: -1},
+			{in: timer(4*time.Hour + 15*time.Minute), after: 4*time.Hour + 15*time.Minute, status: Resolved, runStep: 1, next: -1},
+		}},
+		{"ack_timeout: a re-page resolves the roster anew", repage, mustTime(t, "2026-03-24T23:00:00Z"), []step{
+			{in: start, status: Active, run: []string{"carol"}, events: []string{outcome.Started}, next: 5 * time.Minute},
+			{in: Input{Kind: Ack, By: "carol"}, after: time.Minute, status: Acknowledged, events: []string{outcome.Acknowledged}, next: 2*time.Hour + time.Minute},
+			// From 2026-03-25T00:00Z, a holiday: nobody on call; steps 1 and 2 skipped.
+			{in: timer(2*time.Hour + time.Minute), after: 2*time.Hour + time.Minute, status: Active, runStep: 2, run: []string{"alice", "bob"}, skipped: 2,
+				events: []string{outcome.Unacknowledged}, next: 2*time.Hour + 2*time.Minute},
 		}},
 		{"resolve mid-rotation", team, t0, []step{
 			{in: start, status: Active, run: []string{"bob"}, events: []string{outcome.Started}, next: 5 * time.Minute},
@@ -160,5 +184,34 @@ func TestPlanSkipReason(t *testing.T) {
 	}
 	if !reflect.DeepEqual(d.Skipped, want) {
 		t.Errorf("skipped %+v, want %+v", d.Skipped, want)
+	}
+}
+
+func TestPlanRepage(t *testing.T) {
+	p := loadTeam(t)
+	p.AckTimeout = time.Hour
+	t0 := mustTime(t, "2026-03-08T13:30:00Z")
+	d := Plan(p, State{}, Input{Kind: Start}, t0)
+	d = Plan(p, d.State, Input{Kind: Timer, At: d.NextAt}, d.NextAt) // step 2, at +5m
+	acked := Plan(p, d.State, Input{Kind: Ack, By: "bob", Via: "sms"}, t0.Add(6*time.Minute))
+	if want := t0.Add(time.Hour + 6*time.Minute); !acked.NextAt.Equal(want) || !acked.State.NextAt.Equal(want) || !acked.State.Finished() {
+		t.Fatalf("ack: %+v; want finished, next at %s", acked, want)
+	}
+	re := Plan(p, acked.State, Input{Kind: Timer, At: acked.NextAt}, acked.NextAt)
+	want := State{Status: Active, Step: 0, Loop: 0, StartedAt: t0, StepStartedAt: acked.NextAt, NextAt: acked.NextAt.Add(5 * time.Minute)}
+	if !reflect.DeepEqual(re.State, want) {
+		t.Errorf("re-paged state:\n%+v\nwant\n%+v", re.State, want)
+	}
+	if re.Run == nil || re.Run.Step != 0 || re.Run.Loop != 0 || !reflect.DeepEqual(re.Events, []string{outcome.Unacknowledged}) {
+		t.Errorf("re-page: %+v", re)
+	}
+	// Without ack_timeout, acknowledged is the end.
+	p.AckTimeout = 0
+	acked = Plan(p, d.State, Input{Kind: Ack, By: "bob"}, t0.Add(6*time.Minute))
+	if !acked.NextAt.IsZero() || !acked.State.NextAt.IsZero() {
+		t.Errorf("ack without ack_timeout wakes up at %s", acked.NextAt)
+	}
+	if again := Plan(p, acked.State, Input{Kind: Timer}, t0.Add(48*time.Hour)); !reflect.DeepEqual(again.State, acked.State) || again.Run != nil || again.Events != nil {
+		t.Errorf("a timer re-paged an acknowledgement without ack_timeout: %+v", again)
 	}
 }

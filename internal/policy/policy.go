@@ -92,6 +92,8 @@ type Heartbeat struct {
 	Summary string            `json:"summary,omitempty"`
 	// File is the file it was read from.
 	File string `json:"file,omitempty"`
+
+	pos Problem // where the name was written
 }
 
 // Notify kinds: whom a step calls.

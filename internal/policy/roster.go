@@ -2,7 +2,6 @@ package policy
 
 import (
 	"fmt"
-	"sync"
 	"time"
 )
 
@@ -62,24 +61,7 @@ func parseHandoff(s string) (days int, d time.Duration, err error) {
 	return 0, d, nil
 }
 
-// locations caches time.LoadLocation, which reads the zone's file each
-// time; Plan asks for a roster's zone on every decision.
-var locations sync.Map // name → *time.Location
-
-func (r *Roster) location() *time.Location {
-	if r.TimeZone == "" {
-		return time.UTC
-	}
-	if loc, ok := locations.Load(r.TimeZone); ok {
-		return loc.(*time.Location)
-	}
-	loc, err := time.LoadLocation(r.TimeZone)
-	if err != nil {
-		return time.UTC
-	}
-	locations.Store(r.TimeZone, loc)
-	return loc
-}
+func (r *Roster) location() *time.Location { return zone(r.TimeZone) }
 
 // Shift returns the index of the shift that contains t (negative before
 // Start) and when that shift began.

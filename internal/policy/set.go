@@ -16,9 +16,9 @@ type Set struct {
 	Heartbeats []*Heartbeat `json:"heartbeats,omitempty"`
 }
 
-// NewSet orders policies for matching and checks that their names are
-// unique. The error, when not nil, is Problems.
-func NewSet(policies []*Policy) (*Set, error) {
+// NewSet orders policies for matching and heartbeats by name, and checks
+// that the names of each are unique. The error, when not nil, is Problems.
+func NewSet(policies []*Policy, heartbeats ...*Heartbeat) (*Set, error) {
 	var probs Problems
 	first := map[string]*Policy{}
 	for _, p := range policies {
@@ -36,10 +36,15 @@ func NewSet(policies []*Policy) (*Set, error) {
 		}
 		first[p.Name] = p
 	}
+	beats, bp := sortHeartbeats(heartbeats)
+	probs = append(probs, bp...)
 	if err := probs.Err(); err != nil {
 		return nil, err
 	}
 	s := &Set{Policies: append([]*Policy(nil), policies...)}
+	if len(beats) > 0 {
+		s.Heartbeats = beats
+	}
 	sort.SliceStable(s.Policies, func(i, j int) bool {
 		a, b := s.Policies[i], s.Policies[j]
 		if a.Priority != b.Priority {
