@@ -32,9 +32,10 @@ type CheckOptions struct {
 	Providers provider.Kinds
 }
 
-// Check validates the policies under opt.Paths and writes to w either every
-// problem, one a line, followed by a count (returning ErrInvalid), or one
-// summary line per policy in match order.
+// Check validates the policies and heartbeat monitors under opt.Paths and
+// writes to w either every problem, one a line, followed by a count
+// (returning ErrInvalid), or one summary line per policy in match order and
+// one per heartbeat monitor in name order.
 func Check(w io.Writer, opt CheckOptions) error {
 	lopt := policy.Options{Providers: kindsOr(opt.Providers)}
 	if opt.Strict {
@@ -57,14 +58,62 @@ func Check(w io.Writer, opt CheckOptions) error {
 		fmt.Fprintf(w, "%s in %s\n", plural(len(probs), "problem"), plural(len(files), "file"))
 		return ErrInvalid
 	}
+	timed := false
+	for _, p := range set.Policies {
+		timed = timed || timesSummary(p) != ""
+	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, p := range set.Policies {
-		fmt.Fprintf(tw, "ok\t%s\tpriority %d\t%s, repeat %d\tvia %s\t%s\t%s\n", p.Name, p.Priority,
-			plural(len(p.Steps), "step"), p.Repeat, strings.Join(providersOf(p), ","), matchSummary(&p.Match), p.File)
+		times := ""
+		if timed {
+			times = timesSummary(p) + "\t"
+		}
+		fmt.Fprintf(tw, "ok\t%s\tpriority %d\t%s, repeat %d\tvia %s\t%s\t%s%s\n", p.Name, p.Priority,
+			plural(len(p.Steps), "step"), p.Repeat, strings.Join(providersOf(p), ","), matchSummary(&p.Match), times, p.File)
 	}
 	tw.Flush()
-	fmt.Fprintf(w, "%s valid\n", plural(len(set.Policies), "policy"))
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, h := range set.Heartbeats {
+		fmt.Fprintf(tw, "ok\theartbeat %s\tevery %s\t%s\t%s\n", h.Name, offset(h.Every), labelsSummary(h.Labels), h.File)
+	}
+	tw.Flush()
+	if len(set.Heartbeats) == 0 {
+		fmt.Fprintf(w, "%s valid\n", plural(len(set.Policies), "policy"))
+		return nil
+	}
+	fmt.Fprintf(w, "%s and %s valid\n", plural(len(set.Policies), "policy"), plural(len(set.Heartbeats), "heartbeat"))
 	return nil
+}
+
+// timesSummary describes what a policy says of time: when it is active, its
+// ack_timeout and its maintenance windows; "" when nothing.
+func timesSummary(p *policy.Policy) string {
+	var parts []string
+	if len(p.ActiveTime) > 0 {
+		var ws []string
+		for _, w := range p.ActiveTime {
+			ws = append(ws, w.String())
+		}
+		parts = append(parts, "active "+strings.Join(ws, ", "))
+	}
+	if p.AckTimeout > 0 {
+		parts = append(parts, "ack_timeout "+offset(p.AckTimeout))
+	}
+	if n := len(p.Maintenance); n > 0 {
+		parts = append(parts, plural(n, "maintenance window"))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func labelsSummary(labels map[string]string) string {
+	if len(labels) == 0 {
+		return "no labels"
+	}
+	var parts []string
+	for _, k := range sortedKeys(labels) {
+		parts = append(parts, fmt.Sprintf("%s=%q", k, labels[k]))
+	}
+	return "labels: " + strings.Join(parts, " ")
 }
 
 func providersOf(p *policy.Policy) []string {

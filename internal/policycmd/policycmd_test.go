@@ -63,6 +63,9 @@ func TestCheck(t *testing.T) {
 		{"check-bad", CheckOptions{Paths: []string{"testdata/bad", "testdata/missing.yaml"}}, ErrInvalid},
 		{"check-strict", CheckOptions{Paths: []string{"testdata/policies"}, Strict: true,
 			Configured: map[string]bool{"iotcall": true}}, ErrInvalid},
+		{"check-times", CheckOptions{Paths: []string{"testdata/policies", "testdata/times"}}, nil},
+		{"check-only-heartbeats", CheckOptions{Paths: []string{"testdata/times/heartbeats.yaml"}}, nil},
+		{"check-bad-times", CheckOptions{Paths: []string{"testdata/bad-times"}}, ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,6 +106,38 @@ func TestSimulate(t *testing.T) {
 	}
 }
 
+func TestSimulateTimes(t *testing.T) {
+	// 2026-03-08 is a Sunday, 2026-03-09 a Monday.
+	tests := []struct {
+		name   string
+		at     string
+		acked  time.Duration
+		format string
+	}{
+		{"simulate-web-business-hours", "2026-03-09T10:00:00+09:00", 7 * time.Minute, "text"},
+		{"simulate-web-after-hours", "2026-03-09T20:00:00+09:00", 0, "text"},
+		{"simulate-web-maintenance", "2026-03-08T01:30:00+09:00", 0, "text"},
+		{"simulate-web-maintenance-midway", "2026-03-08T00:55:00+09:00", 0, "text"},
+		{"simulate-web-json", "2026-03-08T01:30:00+09:00", 4 * time.Minute, "json"},
+		{"simulate-web-business-hours-json", "2026-03-09T17:55:00+09:00", 7 * time.Minute, "json"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			at, err := time.Parse(time.RFC3339, tt.at)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out bytes.Buffer
+			err = Simulate(&out, SimulateOptions{Paths: []string{"testdata/policies", "testdata/times"}, Alert: loadAlert(t, "web.json"),
+				At: at, AckedAfter: tt.acked, Format: tt.format})
+			if err != nil {
+				t.Fatalf("Simulate: %v", err)
+			}
+			golden(t, tt.name, out.Bytes())
+		})
+	}
+}
+
 func TestSimulateNoMatch(t *testing.T) {
 	var out bytes.Buffer
 	ev := alert.Event{ID: "x", Status: alert.Firing, Labels: map[string]string{"team": "web"}}
@@ -113,5 +148,22 @@ func TestSimulateNoMatch(t *testing.T) {
 	want := "no policy matches alert x\n  database: label team is \"web\", want \"db\"\n"
 	if out.String() != want {
 		t.Errorf("output %q, want %q", out.String(), want)
+	}
+	// Out of hours, with no policy for the rest of the time.
+	out.Reset()
+	ev.ID, ev.Labels = "w", map[string]string{"team": "web"}
+	at := time.Date(2026, 3, 9, 10, 0, 0, 0, time.UTC) // Monday 19:00 in Tokyo
+	err = Simulate(&out, SimulateOptions{Paths: []string{"testdata/times/web.yaml"}, Alert: ev, At: at})
+	if errors.Is(err, ErrNoMatch) {
+		t.Fatalf("Simulate = %v: web-after-hours takes it", err)
+	}
+	out.Reset()
+	ev.Labels["team"] = "db"
+	err = Simulate(&out, SimulateOptions{Paths: []string{"testdata/times/web.yaml"}, Alert: ev, At: at})
+	want = "no policy matches alert w\n" +
+		"  web-business-hours: label team is \"db\", want \"web\"\n" +
+		"  web-after-hours: label team is \"db\", want \"web\"\n"
+	if !errors.Is(err, ErrNoMatch) || out.String() != want {
+		t.Errorf("Simulate = %v, output %q, want %q", err, out.String(), want)
 	}
 }

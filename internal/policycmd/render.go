@@ -42,6 +42,17 @@ func writeText(w io.Writer, tl *Timeline, ackedAfter time.Duration) error {
 	for _, v := range tl.Passed {
 		fmt.Fprintf(w, "  passed over %s: %s\n", v.Policy, strings.Join(v.Reasons, "; "))
 	}
+	if len(tl.AlsoMatching) > 0 {
+		var cs []string
+		for _, c := range tl.AlsoMatching {
+			cs = append(cs, fmt.Sprintf("%s (priority %d)", c.Policy, c.Priority))
+		}
+		fmt.Fprintf(w, "  preferred on priority over %s, which would take it then too\n", strings.Join(cs, ", "))
+	}
+	if q := tl.Maintenance; q != nil {
+		fmt.Fprintf(w, "\nMaintenance: the alert would be silenced by maintenance (%s) until %s (+%s); then it escalates if still firing\n",
+			q.Window, q.Until.Format(time.RFC3339), q.UntilOffset)
+	}
 	fmt.Fprintf(w, "\nTimeline from %s (steps run %s):\n", tl.Start.Format(time.RFC3339), plural(tl.Repeat+1, "time"))
 	const pad = "          "
 	for _, e := range tl.Entries {
@@ -70,8 +81,17 @@ func writeText(w io.Writer, tl *Timeline, ackedAfter time.Duration) error {
 			}
 		}
 	}
+	if q := tl.End.Maintenance; q != nil {
+		fmt.Fprintf(w, "  %-7s the next step falls in maintenance (%s): quiet until %s (+%s); then it starts again from step 1 if still firing\n",
+			"+"+q.Offset, q.Window, q.Until.Format(time.RFC3339), q.UntilOffset)
+	}
 	switch tl.End.Status {
 	case policy.Acknowledged:
+		if re := tl.End.Repage; re != nil {
+			fmt.Fprintf(w, "  %-7s acknowledged (--acked-after %s): the steps stop; re-paged from step 1 at +%s if still firing (ack_timeout %s)\n",
+				"+"+tl.End.Offset, offset(ackedAfter), re.Offset, re.AckTimeout)
+			break
+		}
 		fmt.Fprintf(w, "  %-7s acknowledged (--acked-after %s): the escalation stops\n", "+"+tl.End.Offset, offset(ackedAfter))
 	case policy.Exhausted:
 		fmt.Fprintf(w, "  %-7s exhausted: every step has run %s and nobody acknowledged\n", "+"+tl.End.Offset, plural(tl.Repeat+1, "time"))

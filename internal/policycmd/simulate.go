@@ -23,7 +23,8 @@ type SimulateOptions struct {
 	// At is when the escalation starts.
 	At time.Time
 	// AckedAfter, when positive, acknowledges the escalation that long after
-	// it started; zero means nobody acknowledges.
+	// its first step (At, or the end of a maintenance window that covers
+	// At); zero means nobody acknowledges.
 	AckedAfter time.Duration
 	// Format is "text" (default) or "json".
 	Format string
@@ -32,8 +33,9 @@ type SimulateOptions struct {
 	Providers provider.Kinds
 }
 
-// Timeline is what Simulate computes: the policy an alert matches, why, and
-// every step it would run until it stops.
+// Timeline is what Simulate computes: the policy an alert matches at its
+// time, why, and every step it would run until it stops. Offsets count from
+// Start, when the alert fires.
 type Timeline struct {
 	Alert    alert.Event      `json:"alert"`
 	Start    time.Time        `json:"start"`
@@ -42,9 +44,35 @@ type Timeline struct {
 	Priority int              `json:"priority"`
 	Because  []string         `json:"because"`
 	Passed   []policy.Verdict `json:"passed_over,omitempty"`
-	Repeat   int              `json:"repeat"`
-	Entries  []Entry          `json:"entries"`
-	End      End              `json:"end"`
+	// AlsoMatching are the policies lower in match order that would take
+	// the alert at Start too (listed when any policy has active_time).
+	AlsoMatching []Contender `json:"also_matching,omitempty"`
+	// Maintenance, when set, is the maintenance window of the policy that
+	// covers Start: the first step waits for its end.
+	Maintenance *Quiet  `json:"maintenance,omitempty"`
+	Repeat      int     `json:"repeat"`
+	Entries     []Entry `json:"entries"`
+	End         End     `json:"end"`
+}
+
+// Contender is a policy that would take the alert too, but is lower in
+// match order.
+type Contender struct {
+	Policy   string `json:"policy"`
+	Priority int    `json:"priority"`
+}
+
+// Quiet is a maintenance window keeping the escalation quiet from an offset
+// until a time.
+type Quiet struct {
+	// Window is which window: "window 2, weekly sun 01:00–03:00 Asia/Tokyo".
+	Window        string    `json:"window"`
+	Offset        string    `json:"offset"`
+	OffsetSeconds int64     `json:"offset_seconds"`
+	Until         time.Time `json:"until"`
+	// UntilOffset is Until as an offset from the start.
+	UntilOffset        string `json:"until_offset"`
+	UntilOffsetSeconds int64  `json:"until_offset_seconds"`
 }
 
 // Entry is one step run, or one step skipped, at an offset from the start.
@@ -83,6 +111,22 @@ type End struct {
 	Status        policy.Status `json:"status"`
 	Offset        string        `json:"offset"`
 	OffsetSeconds int64         `json:"offset_seconds"`
+	// Repage, when the escalation is acknowledged under a policy with an
+	// ack_timeout, is when it pages again from step 1 if its alert still
+	// fires.
+	Repage *Repage `json:"repage,omitempty"`
+	// Maintenance, when a step falls in a maintenance window, is that
+	// window: the steps wait for its end and then start again from step 1
+	// (the escalation is still active; the timeline stops there).
+	Maintenance *Quiet `json:"maintenance,omitempty"`
+}
+
+// Repage is the re-page of an acknowledged escalation after its policy's
+// ack_timeout.
+type Repage struct {
+	AckTimeout    string `json:"ack_timeout"`
+	Offset        string `json:"offset"`
+	OffsetSeconds int64  `json:"offset_seconds"`
 }
 
 // Simulate writes to w the timeline opt.Alert would set in motion. It calls
@@ -96,7 +140,7 @@ func Simulate(w io.Writer, opt SimulateOptions) error {
 	tl, err := Plan(set, opt)
 	if err != nil {
 		fmt.Fprintf(w, "no policy matches alert %s\n", opt.Alert.ID)
-		for _, v := range set.Explain(opt.Alert) {
+		for _, v := range set.ExplainAt(opt.Alert, opt.At) {
 			fmt.Fprintf(w, "  %s: %s\n", v.Policy, v.Reasons[0])
 		}
 		return err
@@ -107,25 +151,39 @@ func Simulate(w io.Writer, opt SimulateOptions) error {
 	return writeText(w, tl, opt.AckedAfter)
 }
 
-// Plan computes the timeline of opt.Alert under set.
+// Plan computes the timeline of opt.Alert under set, at opt.At.
 func Plan(set *policy.Set, opt SimulateOptions) (*Timeline, error) {
-	p, ok := set.Match(opt.Alert)
+	p, ok := set.MatchAt(opt.Alert, opt.At)
 	if !ok {
 		return nil, ErrNoMatch
 	}
 	tl := &Timeline{Alert: opt.Alert, Start: opt.At, Policy: p.Name, File: p.File, Priority: p.Priority, Repeat: p.Repeat}
-	for _, v := range set.Explain(opt.Alert) {
+	for _, v := range set.ExplainAt(opt.Alert, opt.At) {
 		if v.Matched {
 			tl.Because = v.Reasons
 		} else {
 			tl.Passed = append(tl.Passed, v)
 		}
 	}
-	ackAt := time.Time{}
-	if opt.AckedAfter > 0 {
-		ackAt = opt.At.Add(opt.AckedAfter)
+	if timed(set) {
+		after := false
+		for _, q := range set.Policies {
+			if q == p {
+				after = true
+			} else if after && q.ActiveAt(opt.At) && q.Match.Matches(opt.Alert) {
+				tl.AlsoMatching = append(tl.AlsoMatching, Contender{Policy: q.Name, Priority: q.Priority})
+			}
+		}
 	}
 	now := opt.At
+	if q := tl.quiet(p, now); q != nil {
+		tl.Maintenance = q
+		now = q.Until
+	}
+	ackAt := time.Time{}
+	if opt.AckedAfter > 0 {
+		ackAt = now.Add(opt.AckedAfter)
+	}
 	d := policy.Plan(p, policy.State{}, policy.Input{Kind: policy.Start, At: now}, now)
 	for range 100000 {
 		tl.add(p, d, now, opt.Providers)
@@ -138,14 +196,46 @@ func Plan(set *policy.Set, opt SimulateOptions) (*Timeline, error) {
 			d = policy.Plan(p, d.State, policy.Input{Kind: policy.Ack, At: now, By: "simulate"}, now)
 			continue
 		}
+		if q := tl.quiet(p, next); q != nil {
+			// The engine holds a step that falls in a maintenance window
+			// and starts again from step 1 when it ends.
+			tl.End = End{Status: policy.Active, Offset: q.Offset, OffsetSeconds: q.OffsetSeconds, Maintenance: q}
+			return tl, nil
+		}
 		now = next
 		d = policy.Plan(p, d.State, policy.Input{Kind: policy.Timer, At: next}, now)
 	}
 	if d.State.Status != policy.Active {
 		off := now.Sub(opt.At)
 		tl.End = End{Status: d.State.Status, Offset: offset(off), OffsetSeconds: int64(off / time.Second)}
+		if d.State.Status == policy.Acknowledged && !d.NextAt.IsZero() {
+			re := d.NextAt.Sub(opt.At)
+			tl.End.Repage = &Repage{AckTimeout: offset(p.AckTimeout), Offset: offset(re), OffsetSeconds: int64(re / time.Second)}
+		}
 	}
 	return tl, nil
+}
+
+// timed reports whether any policy of set has active_time: then which
+// policy takes an alert depends on when.
+func timed(set *policy.Set) bool {
+	for _, p := range set.Policies {
+		if len(p.ActiveTime) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// quiet returns the maintenance window of p that covers t, or nil.
+func (tl *Timeline) quiet(p *policy.Policy, t time.Time) *Quiet {
+	end, which, ok := p.MaintenanceAt(t)
+	if !ok {
+		return nil
+	}
+	off, until := t.Sub(tl.Start), end.Sub(tl.Start)
+	return &Quiet{Window: which, Offset: offset(off), OffsetSeconds: int64(off / time.Second),
+		Until: end.In(tl.Start.Location()), UntilOffset: offset(until), UntilOffsetSeconds: int64(until / time.Second)}
 }
 
 func (tl *Timeline) add(p *policy.Policy, d policy.Decision, now time.Time, kinds provider.Kinds) {
