@@ -29,7 +29,14 @@ const (
 	// BucketReplies remembers the replies (text messages back) already
 	// applied, so that each is applied once by whichever worker reads it.
 	BucketReplies = "escalator_replies"
+	// BucketSilences holds the silences made at run time.
+	BucketSilences = "escalator_silences"
 )
+
+// SilencesKept is how long a silence stays after it ends, for the record
+// (the silences' store deletes it then: a bucket TTL would count from its
+// creation, and could drop one made to start weeks ahead).
+const SilencesKept = 30 * 24 * time.Hour
 
 // RepliesKept is how long an applied reply is remembered: longer than any
 // provider keeps showing it in the log a worker reads.
@@ -106,6 +113,9 @@ func EnsureEngine(ctx context.Context, js jetstream.JetStream, t Topology) error
 		}, {
 			Bucket: BucketReplies, Description: "replies (text messages) already applied", History: 1,
 			TTL: RepliesKept, Storage: jetstream.FileStorage, Replicas: t.Replicas,
+		}, {
+			Bucket: BucketSilences, Description: "silences made at run time", History: 1,
+			Storage: jetstream.FileStorage, Replicas: t.Replicas,
 		}},
 	}.apply(ctx, js)
 }
