@@ -141,7 +141,11 @@ func TestDuplicates(t *testing.T) {
 	h.publish(t, "alerts.nats", `{"id":"db-3","status":"firing"}`)
 	h.publish(t, "alerts.nats", `{"id":"db-3","status":"resolved"}`)
 	h.publish(t, "alerts.nats", `{"id":"db-3","status":"firing"}`)
-	want := []string{"db-1 firing", "db-2 firing", "db-3 firing", "db-3 resolved", "db-3 firing"}
+	// An acknowledgement repeated is one again, not a retry: the first may
+	// have timed out (ack_timeout) and paged again meanwhile.
+	h.publish(t, "alerts.nats", `{"id":"db-4","status":"acknowledged","by":"aiko"}`)
+	h.publish(t, "alerts.nats", `{"id":"db-4","status":"acknowledged","by":"aiko"}`)
+	want := []string{"db-1 firing", "db-2 firing", "db-3 firing", "db-3 resolved", "db-3 firing", "db-4 acknowledged", "db-4 acknowledged"}
 	for _, w := range want {
 		d := h.next(t)
 		if got := d.Event.ID + " " + string(d.Event.Status); got != w {

@@ -75,7 +75,11 @@ func (d *dedup) seen(ctx context.Context, ev alert.Event, seq uint64) (bool, err
 			if last.Seq == seq {
 				return false, nil
 			}
-			if last.Status == cur.Status && last.At.Equal(cur.At) {
+			// An acknowledgement is never taken for a retry: handling
+			// one twice changes nothing, and a second one by the same
+			// person may come after the first timed out (a policy's
+			// ack_timeout) and paged again.
+			if last.Status == cur.Status && last.At.Equal(cur.At) && cur.Status != alert.Acknowledged {
 				return true, nil
 			}
 		}
