@@ -22,15 +22,18 @@ them without calling anyone.
 Commands:
   check [--strict] [PATH...]
       Validate policy files or directories (default: $ESCALATOR_POLICIES, or
-      policies/). Prints every problem as file:line:column: path: reason and
-      exits 1, or one summary line per policy and exits 0. --strict also
-      refuses steps that use a provider this machine has no credentials for.
+      policies/), heartbeat monitors included. Prints every problem as
+      file:line:column: path: reason and exits 1, or one summary line per
+      policy and per heartbeat monitor and exits 0. --strict also refuses
+      steps that use a provider this machine has no credentials for.
 
   simulate --alert alert.json [--at RFC3339] [--acked-after 7m]
            [--format text|json] [--policies DIR]
-      Show which policy an alert matches and why, then every step with its
-      time offset, the people called in order, each provider in the fallback
-      chain with the exact numbers it would receive, and where it stops.
+      Show which policy takes an alert at that time and why (active_time,
+      priority), whether a maintenance window keeps it quiet and until when,
+      then every step with its time offset, the people called in order, each
+      provider in the fallback chain with the exact numbers it would receive,
+      and where it stops (with an ack_timeout, when it would page again).
 
 Examples:
   escalator policy check
@@ -106,7 +109,7 @@ func policySimulate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("policy simulate", "Usage: escalator policy simulate --alert alert.json [flags]\n\n", stderr)
 	alertPath := fs.String("alert", "", "alert event JSON file, as published to alerts.<source> (required; - reads stdin)")
 	at := fs.String("at", "", "when the alert fires, RFC 3339 (default: the alert's \"at\", else now)")
-	acked := fs.Duration("acked-after", 0, "acknowledge this long after the start, e.g. 7m (default: nobody acknowledges)")
+	acked := fs.Duration("acked-after", 0, "acknowledge this long after the first step, e.g. 7m (default: nobody acknowledges)")
 	format := fs.String("format", "text", "output format: text or json")
 	dir := fs.String("policies", defaultPolicies(), "policy directory or file ($ESCALATOR_POLICIES)")
 	if err := fs.Parse(args); err != nil {

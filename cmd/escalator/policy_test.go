@@ -58,6 +58,10 @@ func TestPolicyCommand(t *testing.T) {
 	if err := os.WriteFile(alertFile, []byte(`{"id":"a1","status":"firing","labels":{"team":"db","severity":"critical"}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	webAlert := filepath.Join(t.TempDir(), "web.json")
+	if err := os.WriteFile(webAlert, []byte(`{"id":"w1","status":"firing","labels":{"team":"web"}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	const secret = "c2VjcmV0LWF1dGgtY29kZQ=="
 	t.Setenv("IOTCALL_AUTH_CODE", secret)
 	t.Setenv("YEMOT_TOKEN", "")
@@ -70,13 +74,20 @@ func TestPolicyCommand(t *testing.T) {
 		{"help", []string{"--help"}, 0, "Usage: escalator policy"},
 		{"no command", nil, 2, ""},
 		{"unknown command", []string{"lint"}, 2, ""},
-		{"check shipped", []string{"check", shipped}, 0, "4 policies valid"},
+		{"check shipped", []string{"check", shipped}, 0, "6 policies and 1 heartbeat valid"},
+		{"check shipped heartbeat", []string{"check", filepath.Join(shipped, "heartbeat-backup.yaml")}, 0, "ok  heartbeat nightly-backup  every 25h"},
 		{"check strict, only iotcall configured", []string{"check", "--strict", shipped}, 1, "provider yemot is not configured"},
 		{"check missing", []string{"check", "no/such/dir"}, 1, "no/such/dir: cannot read"},
 		{"simulate", []string{"simulate", "--alert", alertFile, "--policies", shipped, "--at", "2026-03-08T13:30:00Z", "--acked-after", "7m"},
 			0, "+7m     acknowledged"},
 		{"simulate json", []string{"simulate", "--format", "json", "--alert", alertFile, "--policies", shipped, "--at", "2026-03-08T13:30:00Z"},
 			0, `"status": "exhausted"`},
+		{"simulate business hours", []string{"simulate", "--alert", webAlert, "--policies", shipped, "--at", "2026-03-09T10:00:00+09:00", "--acked-after", "7m"},
+			0, "+7m     acknowledged (--acked-after 7m): the steps stop; re-paged from step 1 at +2h7m if still firing (ack_timeout 2h)"},
+		{"simulate after hours", []string{"simulate", "--alert", webAlert, "--policies", shipped, "--at", "2026-03-09T20:00:00+09:00"},
+			0, "passed over web-business-hours: not active then: active_time is mon–fri 09:00–18:00 Asia/Tokyo (mon 20:00 there)"},
+		{"simulate in maintenance", []string{"simulate", "--alert", webAlert, "--policies", shipped, "--at", "2026-03-08T01:30:00+09:00"},
+			0, "silenced by maintenance (window 2, weekly sun 01:00–03:00 Asia/Tokyo) until 2026-03-08T03:00:00+09:00 (+1h30m); then it escalates if still firing"},
 		{"simulate needs --alert", []string{"simulate"}, 2, ""},
 		{"simulate bad --at", []string{"simulate", "--alert", alertFile, "--at", "yesterday"}, 2, ""},
 		{"simulate bad format", []string{"simulate", "--alert", alertFile, "--format", "yaml"}, 2, ""},
