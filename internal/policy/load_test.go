@@ -3,10 +3,12 @@ package policy
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
 	"github.com/escalator-oss/escalator/internal/provider"
@@ -120,6 +122,8 @@ func TestParseProblems(t *testing.T) {
 			"x.yaml:1:15: maintenance[0].start: is required: when the window begins, RFC 3339"},
 		{"maintenance start not a time", policyWith("maintenance: [{start: tomorrow, end: 2026-01-02T00:00:00Z}]"),
 			"x.yaml:1:23: maintenance[0].start: must be an RFC 3339 time such as 2026-01-05T09:00:00+09:00, got \"tomorrow\""},
+		{"maintenance unknown key", policyWith("maintenance: [{start: 2026-01-01T00:00:00Z, end: 2026-01-02T00:00:00Z, reason: move}]"),
+			"x.yaml:1:72: maintenance[0].reason: unknown key (known keys: start, end, days, from, to, time_zone)"},
 		{"maintenance weekly without from", policyWith("maintenance: [{days: [sun], to: \"03:00\"}]"),
 			"x.yaml:1:15: maintenance[0].from: is required: when the window opens each day, e.g. 09:00"},
 		{"maintenance one-off and weekly", policyWith("maintenance: [{start: 2026-01-01T00:00:00Z, end: 2026-01-02T00:00:00Z}, {days: [sun], from: \"01:00\", to: \"03:00\", time_zone: Asia/Tokyo}]"), ""},
@@ -146,6 +150,37 @@ func TestParseProblems(t *testing.T) {
 				t.Errorf("Parse:\n%s\nwant:\n%s", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestLoadHeartbeatsOnly(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"b.yaml": "heartbeat: zz-last\nevery: 1h\n---\nheartbeat: backup\nevery: 25h\nlabels: {team: db}\nsummary: no backup\n",
+		"a.yml":  "heartbeat: etl.hourly\nevery: 90m\n",
+	}
+	for name, y := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(y), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set, err := LoadWith(testOptions, dir)
+	if err != nil {
+		t.Fatalf("a directory of heartbeat monitors only: %v", err)
+	}
+	want := []*Heartbeat{
+		{Name: "backup", Every: 25 * time.Hour, Labels: map[string]string{"team": "db"}, Summary: "no backup", File: filepath.Join(dir, "b.yaml")},
+		{Name: "etl.hourly", Every: 90 * time.Minute, Labels: nil, File: filepath.Join(dir, "a.yml")},
+		{Name: "zz-last", Every: time.Hour, File: filepath.Join(dir, "b.yaml")},
+	}
+	if len(set.Policies) != 0 || len(set.Heartbeats) != len(want) {
+		t.Fatalf("loaded %d policies, %d heartbeats; want 0, %d", len(set.Policies), len(set.Heartbeats), len(want))
+	}
+	for i, h := range set.Heartbeats {
+		h.pos = Problem{}
+		if !reflect.DeepEqual(h, want[i]) {
+			t.Errorf("heartbeat %d = %+v, want %+v", i, h, want[i])
+		}
 	}
 }
 
