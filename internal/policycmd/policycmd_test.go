@@ -118,6 +118,8 @@ func TestSimulateTimes(t *testing.T) {
 		{"simulate-web-after-hours", "2026-03-09T20:00:00+09:00", 0, "text"},
 		{"simulate-web-maintenance", "2026-03-08T01:30:00+09:00", 0, "text"},
 		{"simulate-web-maintenance-midway", "2026-03-08T00:55:00+09:00", 0, "text"},
+		// Exhausted at 01:00, in the window: no step is held, it ends.
+		{"simulate-web-exhausted-in-maintenance", "2026-03-08T00:40:00+09:00", 0, "text"},
 		{"simulate-web-json", "2026-03-08T01:30:00+09:00", 4 * time.Minute, "json"},
 		{"simulate-web-business-hours-json", "2026-03-09T17:55:00+09:00", 7 * time.Minute, "json"},
 	}

@@ -196,14 +196,14 @@ func Plan(set *policy.Set, opt SimulateOptions) (*Timeline, error) {
 			d = policy.Plan(p, d.State, policy.Input{Kind: policy.Ack, At: now, By: "simulate"}, now)
 			continue
 		}
-		if q := tl.quiet(p, next); q != nil {
+		nd := policy.Plan(p, d.State, policy.Input{Kind: policy.Timer, At: next}, next)
+		if q := tl.quiet(p, next); q != nil && nd.Run != nil {
 			// The engine holds a step that falls in a maintenance window
 			// and starts again from step 1 when it ends.
 			tl.End = End{Status: policy.Active, Offset: q.Offset, OffsetSeconds: q.OffsetSeconds, Maintenance: q}
 			return tl, nil
 		}
-		now = next
-		d = policy.Plan(p, d.State, policy.Input{Kind: policy.Timer, At: next}, now)
+		now, d = next, nd
 	}
 	if d.State.Status != policy.Active {
 		off := now.Sub(opt.At)
