@@ -121,6 +121,8 @@ func TestSimulateTimes(t *testing.T) {
 		// Exhausted at 01:00, in the window: no step is held, it ends.
 		{"simulate-web-exhausted-in-maintenance", "2026-03-08T00:40:00+09:00", 0, "text"},
 		{"simulate-web-json", "2026-03-08T01:30:00+09:00", 4 * time.Minute, "json"},
+		// Acknowledged at 00:05, re-paged at 01:05: in the window until 03:00.
+		{"simulate-web-repage-in-maintenance", "2026-03-08T00:00:00+09:00", 5 * time.Minute, "text"},
 		{"simulate-web-business-hours-json", "2026-03-09T17:55:00+09:00", 7 * time.Minute, "json"},
 	}
 	for _, tt := range tests {

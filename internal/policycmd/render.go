@@ -90,6 +90,10 @@ func writeText(w io.Writer, tl *Timeline, ackedAfter time.Duration) error {
 		if re := tl.End.Repage; re != nil {
 			fmt.Fprintf(w, "  %-7s acknowledged (--acked-after %s): the steps stop; re-paged from step 1 at +%s if still firing (ack_timeout %s)\n",
 				"+"+tl.End.Offset, offset(ackedAfter), re.Offset, re.AckTimeout)
+			if q := re.Maintenance; q != nil {
+				fmt.Fprintf(w, "  %-7s the re-page falls in maintenance (%s): quiet until %s (+%s); then it starts from step 1 if still firing\n",
+					"+"+q.Offset, q.Window, q.Until.Format(time.RFC3339), q.UntilOffset)
+			}
 			break
 		}
 		fmt.Fprintf(w, "  %-7s acknowledged (--acked-after %s): the escalation stops\n", "+"+tl.End.Offset, offset(ackedAfter))

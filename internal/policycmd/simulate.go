@@ -127,6 +127,9 @@ type Repage struct {
 	AckTimeout    string `json:"ack_timeout"`
 	Offset        string `json:"offset"`
 	OffsetSeconds int64  `json:"offset_seconds"`
+	// Maintenance, when the re-page falls in a maintenance window, holds
+	// it until the window ends.
+	Maintenance *Quiet `json:"maintenance,omitempty"`
 }
 
 // Simulate writes to w the timeline opt.Alert would set in motion. It calls
@@ -210,7 +213,8 @@ func Plan(set *policy.Set, opt SimulateOptions) (*Timeline, error) {
 		tl.End = End{Status: d.State.Status, Offset: offset(off), OffsetSeconds: int64(off / time.Second)}
 		if d.State.Status == policy.Acknowledged && !d.NextAt.IsZero() {
 			re := d.NextAt.Sub(opt.At)
-			tl.End.Repage = &Repage{AckTimeout: offset(p.AckTimeout), Offset: offset(re), OffsetSeconds: int64(re / time.Second)}
+			tl.End.Repage = &Repage{AckTimeout: offset(p.AckTimeout), Offset: offset(re), OffsetSeconds: int64(re / time.Second),
+				Maintenance: tl.quiet(p, d.NextAt)}
 		}
 	}
 	return tl, nil
