@@ -82,7 +82,7 @@ func (e *Engine) answered(ctx context.Context, esc *Escalation, run policy.StepR
 		if len(res.References) > 0 {
 			o.Reference = res.References[0]
 		}
-		cur.emit(o, outcomeID(cur.ID, outcome.Answered, run.Step, run.Loop, res.Provider))
+		cur.emit(o, cur.msgID(outcome.Answered, run.Step, run.Loop, res.Provider))
 		if cur.Policy.AcknowledgeOnAnswer {
 			who := by
 			if who == "" {
@@ -99,7 +99,9 @@ func (e *Engine) answered(ctx context.Context, esc *Escalation, run policy.StepR
 		return
 	}
 	if acked {
-		e.cancel(ctx, esc.Key)
+		if err := e.rearm(ctx, s.esc); err != nil {
+			e.log.Error("set the ack_timeout", zap.String("escalation", esc.ID), zap.Error(err))
+		}
 	}
 	if err := e.flush(ctx, s); err != nil {
 		e.log.Error("publish an answer", zap.String("escalation", esc.ID), zap.Error(err))

@@ -70,6 +70,10 @@ type Config struct {
 	// AnswerPollFirst is the first wait before asking (default
 	// DefaultAnswerPollFirst); the wait doubles up to answerPollMax.
 	AnswerPollFirst time.Duration
+	// Silences, when set, are consulted for every firing alert and at
+	// every step: an alert an active silence covers starts no escalation
+	// (nor steps) until the silence ends.
+	Silences Silences
 	// AckWords are the replies that acknowledge (nil: DefaultAckWords).
 	AckWords []string
 	// LeaseTTL is how long the lease on a step being placed lasts; the

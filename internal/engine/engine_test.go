@@ -68,6 +68,8 @@ type rig struct {
 	answerers map[string]dispatch.AnswerChecker
 	// clock, when set, is the workers' engines' clock.
 	clock clock.Clock
+	// silences, when set, are the workers' engines' silences.
+	silences Silences
 	// url, when set, is where workers connect (a proxy); logger and
 	// publishRetryFor, when set, are their engines'.
 	url             string
@@ -177,7 +179,7 @@ func (r *rig) startWorker(t *testing.T, d Dispatcher) *worker {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	eng, err := New(ctx, Config{JS: js, Policies: func() *policy.Set { r.mu.Lock(); defer r.mu.Unlock(); return r.set }, Dispatcher: d, PublishRetryFor: retryFor, Clock: r.clock, Logger: r.logger,
-		LeaseTTL: time.Second, Answerers: r.answerers, AnswerPollFirst: 20 * time.Millisecond})
+		LeaseTTL: time.Second, Answerers: r.answerers, AnswerPollFirst: 20 * time.Millisecond, Silences: r.silences})
 	if err != nil {
 		t.Fatal(err)
 	}

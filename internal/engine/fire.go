@@ -21,7 +21,7 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 	set := e.cfg.Policies()
 	var p *policy.Policy
 	if set != nil {
-		p, _ = set.Match(ev)
+		p, _ = set.MatchAt(ev, e.clk.Now())
 	}
 	if p == nil {
 		e.m.unmatched.Inc()
@@ -39,10 +39,11 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 	}
 	id := fmt.Sprintf("%s-%d", tok, d.StreamSeq)
 	now := e.clk.Now().UTC()
+	quiet := e.quietFor(p, ev, now)
 	how := howNothing
 	s, err := e.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
 		var next *Escalation
-		next, how = join(cur, p, ev, id, key, now, d.Stored)
+		next, how = join(cur, p, ev, id, key, now, d.Stored, quiet)
 		return next, nil
 	})
 	if err != nil {
@@ -51,6 +52,10 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 	esc := s.esc
 	started, joined := how == howStarted, how == howJoined
 	switch {
+	case how == howSilenced:
+		e.m.silenced.WithLabelValues(quiet.kind()).Inc()
+		e.log.Info("alert silenced", zap.String("escalation", esc.ID), zap.String("policy", p.Name), zap.String("alert", ev.ID),
+			zap.String("why", quiet.reason()))
 	case started:
 		e.m.started.Inc()
 		e.log.Info("escalation started", zap.String("escalation", esc.ID), zap.String("policy", p.Name), zap.String("alert", ev.ID))
@@ -58,7 +63,7 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 		e.m.grouped.Inc()
 	}
 	switch {
-	case esc.State.Finished():
+	case esc.over():
 	case esc.Intent != nil && !esc.Intent.Started:
 		// Hand on a recorded step nobody has started (this event may be
 		// the redelivery of one whose worker stopped before handing it
@@ -85,14 +90,15 @@ const (
 	howNothing = iota
 	howStarted
 	howJoined
+	howSilenced
 )
 
 // join is fire's decision: a new escalation (id) for the alert, or the
 // alert joining the active or acknowledged one of its group (the
 // acknowledgement holds for the group's later alerts), or nothing when the
 // alert is already part of it or this very event started it.
-func join(cur *Escalation, p *policy.Policy, ev alert.Event, id, key string, now, stored time.Time) (*Escalation, int) {
-	if cur != nil && (cur.State.Status == policy.Active || cur.State.Status == policy.Acknowledged) {
+func join(cur *Escalation, p *policy.Policy, ev alert.Event, id, key string, now, stored time.Time, quiet *Quiet) (*Escalation, int) {
+	if cur != nil && (cur.State.Status == policy.Active || cur.State.Status == policy.Acknowledged || cur.Quiet != nil && !cur.State.Finished()) {
 		if slices.Contains(cur.Alerts, ev.ID) {
 			return nil, howNothing // a redelivery, or a sender repeating a firing alert
 		}
@@ -100,7 +106,7 @@ func join(cur *Escalation, p *policy.Policy, ev alert.Event, id, key string, now
 		cur.Grouped++
 		o := newOutcome(cur, outcome.Grouped, cur.State.Step, cur.State.Loop, now)
 		o.Alerts, o.Summary = len(cur.Alerts), ev.Summary
-		cur.emit(o, outcomeID(cur.ID, outcome.Grouped, 0, 0, ev.ID))
+		cur.emit(o, cur.msgID(outcome.Grouped, 0, 0, ev.ID))
 		return cur, howJoined
 	}
 	if cur != nil && cur.ID == id {
@@ -111,6 +117,12 @@ func join(cur *Escalation, p *policy.Policy, ev alert.Event, id, key string, now
 		ID: id, Key: key, Policy: &snapshot, GroupKey: groupKey(p, ev.ID, ev.Labels),
 		AlertID: ev.ID, Alerts: []string{ev.ID}, Summary: ev.Summary, Severity: ev.Severity, Labels: ev.Labels,
 		CreatedAt: now, AlertAt: stored,
+	}
+	if quiet != nil {
+		// Silenced or in maintenance: no step now; it starts when the
+		// quiet ends, if its alert still fires then.
+		esc.quieten(quiet, now)
+		return esc, howSilenced
 	}
 	esc.apply(policy.Plan(esc.Policy, policy.State{}, policy.Input{Kind: policy.Start, At: now}, now), now)
 	return esc, howStarted

@@ -8,6 +8,8 @@ type engineMetrics struct {
 	firstDispatch                                          prometheus.Histogram
 	swept                                                  *prometheus.CounterVec
 	replies                                                *prometheus.CounterVec
+	silenced                                               *prometheus.CounterVec
+	repages                                                prometheus.Counter
 	lastSweep                                              prometheus.Gauge
 }
 
@@ -38,6 +40,12 @@ func newMetrics(reg prometheus.Registerer) *engineMetrics {
 			Name: "escalator_replies_total",
 			Help: "Replies read back from people (text messages), by provider and result: acknowledged (counted per escalation), ignored_text (not an ack word), ignored_number (no active escalation called the sender before the reply), ignored_nothing_active (none with the short code named).",
 		}, []string{"provider", "result"}),
+		silenced: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "escalator_alerts_silenced_total",
+			Help: "Escalations kept quiet (no calls) by a silence or a maintenance window, by what: silence or maintenance. Counted when an alert fires, or an escalation reaches its next step, under one.",
+		}, []string{"by"}),
+		repages: c("escalator_escalations_repaged_total",
+			"Acknowledged escalations started again from step 1 because their alerts still fired ack_timeout after the acknowledgement."),
 		lastSweep: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "escalator_sweep_last_success_timestamp_seconds",
 			Help: "When this worker last finished a sweep of ended escalations (0: none yet, or --escalation-retention 0).",
@@ -45,7 +53,7 @@ func newMetrics(reg prometheus.Registerer) *engineMetrics {
 	}
 	if reg != nil {
 		reg.MustRegister(m.started, m.grouped, m.unmatched, m.exhausted, m.steps, m.inDoubt, m.outcomes, m.firstDispatch,
-			m.swept, m.replies, m.lastSweep)
+			m.swept, m.replies, m.silenced, m.repages, m.lastSweep)
 	}
 	return m
 }

@@ -59,12 +59,18 @@ func newOutcome(esc *Escalation, event string, step, loop int, at time.Time) out
 	return o
 }
 
-// outcomeID is an outcome's message id: the same event of the same step
-// (and of the same attempt, for dispatch reports) always has the same id.
-func outcomeID(escID, event string, step, loop int, extra ...string) string {
-	id := escID + "/" + event + "/" + strconv.Itoa(step) + "/" + strconv.Itoa(loop)
+// msgID is an outcome's message id: the same event of the same step (and
+// of the same attempt, for dispatch reports) in the same round of the
+// escalation always has the same id. A round is a restart from step 1
+// (after a silence, or a re-page of an acknowledged escalation): its
+// outcomes are new ones.
+func (esc *Escalation) msgID(event string, step, loop int, extra ...string) string {
+	id := esc.ID + "/" + event + "/" + strconv.Itoa(step) + "/" + strconv.Itoa(loop)
 	for _, x := range extra {
 		id += "/" + x
+	}
+	if esc.Round > 0 {
+		id += "/r" + strconv.Itoa(esc.Round)
 	}
 	return id
 }

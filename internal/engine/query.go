@@ -39,15 +39,26 @@ type Summary struct {
 	NextAt    time.Time     `json:"next_at"`
 	Started   time.Time     `json:"started_at"`
 	InFlight  bool          `json:"in_flight"`
+	// Quiet says what keeps a silenced escalation quiet, and until when.
+	Quiet *Quiet `json:"quiet,omitempty"`
 }
+
+// StatusSilenced is a Summary's status while a silence or a maintenance
+// window keeps the escalation quiet (its Quiet says which, and until when).
+const StatusSilenced policy.Status = "silenced"
 
 func summarize(esc *Escalation) Summary {
 	name := ""
 	if esc.Policy != nil { // always set by the engine; a damaged record still lists
 		name = esc.Policy.Name
 	}
-	return Summary{ID: esc.ID, ShortCode: ShortCode(esc.ID), Policy: name, AlertID: esc.AlertID, Alerts: len(esc.Alerts), Status: esc.State.Status,
-		Step: esc.State.Step, Loop: esc.State.Loop, NextAt: esc.State.NextAt, Started: esc.CreatedAt, InFlight: esc.Intent != nil}
+	s := Summary{ID: esc.ID, ShortCode: ShortCode(esc.ID), Policy: name, AlertID: esc.AlertID, Alerts: len(esc.Alerts), Status: esc.State.Status,
+		Step: esc.State.Step, Loop: esc.State.Loop, NextAt: esc.wakeAt(), Started: esc.CreatedAt, InFlight: esc.Intent != nil,
+		Quiet: esc.Quiet}
+	if esc.Quiet != nil {
+		s.Status = StatusSilenced
+	}
+	return s
 }
 
 // Detail is one escalation as the API shows it: its current record, when it
@@ -59,13 +70,14 @@ type Detail struct {
 	Timeline   []outcome.Outcome `json:"timeline"`
 }
 
-// Active returns the active escalations, oldest first, reading every record
-// of the bucket once.
+// Active returns the escalations escalator will still act on, oldest
+// first: the active ones, the silenced ones and the acknowledged ones whose
+// ack_timeout is still to come. It reads every record of the bucket once.
 func (e *Engine) Active(ctx context.Context) ([]Summary, error) {
 	latest := map[string]Summary{}
 	err := e.scanLatest(ctx, "e.", func(r entry) {
 		var esc Escalation
-		if r.Deleted || json.Unmarshal(r.Data, &esc) != nil || esc.State.Finished() {
+		if r.Deleted || json.Unmarshal(r.Data, &esc) != nil || esc.over() {
 			delete(latest, r.Key)
 			return
 		}

@@ -30,12 +30,28 @@ type Escalation struct {
 	State    policy.State      `json:"state"`
 	Intent   *Intent           `json:"intent,omitempty"`
 	Calls    []Call            `json:"calls,omitempty"`
+	// Quiet, when set, keeps the escalation silent (a silence or a
+	// maintenance window) until Quiet.Until; then, if its alerts still
+	// fire, it starts again from step 1.
+	Quiet *Quiet `json:"quiet,omitempty"`
+	// Round counts the restarts from step 1 (after a silence, or a re-page
+	// of an acknowledged escalation); outcome message ids carry it.
+	Round int `json:"round,omitempty"`
 	// Outbox holds, in order, the outcomes of saved transitions not yet
 	// known to be published (see outbox.go).
 	Outbox    []Pending `json:"outbox,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	// AlertAt is when the first alert was stored, for the alert-to-dispatch latency.
 	AlertAt time.Time `json:"alert_at"`
+}
+
+// Quiet is why an escalation is silent, and until when.
+type Quiet struct {
+	Until time.Time `json:"until"`
+	// Silence is the id of the silence that keeps it quiet, or Maintenance
+	// the policy's maintenance window.
+	Silence     string `json:"silence,omitempty"`
+	Maintenance string `json:"maintenance,omitempty"`
 }
 
 // Intent is a step whose calls are about to be, or being, placed. It is
@@ -104,12 +120,12 @@ func (esc *Escalation) apply(dec policy.Decision, now time.Time) {
 	for _, s := range dec.Skipped {
 		o := newOutcome(esc, outcome.Skipped, s.Step, s.Loop, now)
 		o.Reason = s.Reason
-		esc.emit(o, outcomeID(esc.ID, outcome.Skipped, s.Step, s.Loop))
+		esc.emit(o, esc.msgID(outcome.Skipped, s.Step, s.Loop))
 	}
 	for _, name := range dec.Events {
 		o := newOutcome(esc, name, dec.State.Step, dec.State.Loop, now)
 		o.By, o.Via, o.Alerts, o.Summary = dec.State.By, dec.State.Via, len(esc.Alerts), esc.Summary
-		esc.emit(o, outcomeID(esc.ID, name, o.Step, o.Loop))
+		esc.emit(o, esc.msgID(name, o.Step, o.Loop))
 	}
 }
 

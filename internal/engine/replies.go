@@ -203,7 +203,9 @@ func (e *Engine) acknowledgeBy(ctx context.Context, key, id, by, via string) err
 		return err
 	}
 	if stopped {
-		e.cancel(ctx, key)
+		if err := e.rearm(ctx, s.esc); err != nil {
+			return err
+		}
 	}
 	return e.flush(ctx, s)
 }

@@ -78,11 +78,15 @@ func (e *Engine) Sweep(ctx context.Context, cutoff time.Time) (Swept, error) {
 			AlertID string       `json:"alert_id"`
 			Alerts  []string     `json:"alerts"`
 			State   policy.State `json:"state"`
+			Quiet   *Quiet       `json:"quiet"`
 		}
 		if err := json.Unmarshal(r.Data, &esc); err != nil {
 			return // not ours to judge: kept
 		}
-		if esc.State.Finished() && esc.State.EndedAt.Before(cutoff) && lastFired[r.Key].Before(cutoff) {
+		// An acknowledgement whose ack_timeout is still to come, or a
+		// quiet, is not over.
+		over := esc.State.Finished() && esc.State.NextAt.IsZero() && esc.Quiet == nil
+		if over && esc.State.EndedAt.Before(cutoff) && lastFired[r.Key].Before(cutoff) {
 			gone[r.Key] = r.Rev
 			return
 		}

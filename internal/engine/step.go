@@ -179,10 +179,10 @@ func (e *Engine) reportOutcome(esc *Escalation, run policy.StepRun, redone int, 
 	if len(r.References) > 0 {
 		o.Reference = r.References[0]
 	}
-	if ev == outcome.Dispatched && esc.AlertAt.Unix() > 0 && !inDoubt && run.Step == 0 && run.Loop == 0 {
+	if ev == outcome.Dispatched && esc.AlertAt.Unix() > 0 && !inDoubt && run.Step == 0 && run.Loop == 0 && esc.Round == 0 {
 		e.m.firstDispatch.Observe(now.Sub(esc.AlertAt).Seconds())
 	}
-	return Pending{MsgID: outcomeID(esc.ID, ev, run.Step, run.Loop, r.Provider, strconv.Itoa(redone), strconv.Itoa(r.Attempt)),
+	return Pending{MsgID: esc.msgID(ev, run.Step, run.Loop, r.Provider, strconv.Itoa(redone), strconv.Itoa(r.Attempt)),
 		Outcome: o}, true
 }
 

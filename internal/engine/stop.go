@@ -51,7 +51,9 @@ func (e *Engine) stop(ctx context.Context, d consumer.Delivery, kind policy.Inpu
 		return err
 	}
 	if stopped {
-		e.cancel(ctx, key)
+		if err := e.rearm(ctx, s.esc); err != nil {
+			return err
+		}
 		e.log.Info("escalation stopped", zap.String("escalation", s.esc.ID), zap.String("by", ev.By),
 			zap.String("status", string(s.esc.State.Status)))
 	}
@@ -66,15 +68,26 @@ const (
 )
 
 // end is the decision that acknowledges or resolves cur (by whom, via
-// what), or nil
-// when that changes nothing. A step recorded but not yet handed to a
-// provider is dropped: nobody will be called for it. A step being placed
-// keeps its intent until its result is recorded.
+// what), or nil when that changes nothing. A step recorded but not yet
+// handed to a provider is dropped: nobody will be called for it. A step
+// being placed keeps its intent until its result is recorded. A quiet
+// escalation (silenced, in maintenance) is, to the plan, an active one
+// whose steps wait: acknowledging or resolving it ends its quiet too.
 func end(cur *Escalation, kind policy.InputKind, by, via string, now time.Time) *Escalation {
-	dec := policy.Plan(cur.Policy, cur.State, policy.Input{Kind: kind, At: now, By: by, Via: via}, now)
+	st := cur.State
+	if cur.Quiet != nil {
+		// A new one has no state yet; one quietened when its ack_timeout
+		// passed is still acknowledged, by the ack that timed out.
+		st.Status, st.NextAt = policy.Active, time.Time{}
+		if st.StartedAt.IsZero() {
+			st.StartedAt = cur.CreatedAt
+		}
+	}
+	dec := policy.Plan(cur.Policy, st, policy.Input{Kind: kind, At: now, By: by, Via: via}, now)
 	if len(dec.Events) == 0 {
 		return nil
 	}
+	cur.Quiet = nil
 	cur.apply(dec, now)
 	if cur.Intent != nil && !cur.Intent.Started {
 		cur.Intent = nil

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/escalator-oss/escalator/internal/natsx"
+	"github.com/escalator-oss/escalator/internal/policy"
 )
 
 // The kinds of wake-up.
@@ -37,7 +38,7 @@ func token(key string) string { return key[2:] }
 func (e *Engine) runNow(ctx context.Context, esc *Escalation) error {
 	data, _ := json.Marshal(wake{Kind: wakePlace, ID: esc.ID})
 	run := esc.Intent.Run
-	msgID := fmt.Sprintf("%s/run/%d/%d/%d", esc.ID, run.Step, run.Loop, esc.Intent.Redone)
+	msgID := fmt.Sprintf("%s/run/%d/%d/%d/%d", esc.ID, run.Step, run.Loop, esc.Intent.Redone, esc.Round)
 	_, err := e.js.PublishMsg(ctx, &nats.Msg{Subject: natsx.DueSubject(token(esc.Key)), Data: data},
 		jetstream.WithMsgID(msgID))
 	if err != nil {
@@ -54,8 +55,8 @@ const schedulePrecision = time.Second
 // that the server publishes to escalator.due.<key> at that time. Schedules
 // have whole-second precision, so the time is rounded up (never early).
 func (e *Engine) schedule(ctx context.Context, esc *Escalation) error {
-	at := esc.State.NextAt
-	if at.IsZero() || esc.State.Finished() {
+	at := esc.wakeAt()
+	if at.IsZero() {
 		return nil
 	}
 	data, _ := json.Marshal(wake{Kind: wakeTimer, ID: esc.ID, At: at})
@@ -76,6 +77,33 @@ func (e *Engine) schedule(ctx context.Context, esc *Escalation) error {
 		return fmt.Errorf("schedule wake-up: %w", err)
 	}
 	return nil
+}
+
+// wakeAt is when esc next needs a worker: the end of its quiet, of its
+// step's wait, or of its acknowledgement's ack_timeout; zero when never.
+func (esc *Escalation) wakeAt() time.Time {
+	switch {
+	case esc.Quiet != nil:
+		return esc.Quiet.Until
+	case esc.State.Status == policy.Active, esc.State.Status == policy.Acknowledged:
+		return esc.State.NextAt // zero for an acknowledgement without ack_timeout
+	}
+	return time.Time{}
+}
+
+// over says whether esc is done with: finished, and no wake-up to come (a
+// quiet, an ack_timeout).
+func (esc *Escalation) over() bool { return esc.State.Finished() && esc.wakeAt().IsZero() }
+
+// rearm sets esc's timer for its next wake-up, or removes it when it has
+// none: after an acknowledgement (an ack_timeout is a wake-up) or a
+// resolution.
+func (e *Engine) rearm(ctx context.Context, esc *Escalation) error {
+	if esc.wakeAt().IsZero() {
+		e.cancel(ctx, esc.Key)
+		return nil
+	}
+	return e.schedule(ctx, esc)
 }
 
 // cancel removes the escalation's pending timer. A timer that fires anyway

@@ -26,11 +26,14 @@ func (e *Engine) HandleWakeup(ctx context.Context, w consumer.Wakeup) error {
 	}
 	key := escKey(w.Key)
 	now := e.clk.Now().UTC()
+	repaged := false
 	s, err := e.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
 		if cur == nil || cur.ID != msg.ID {
 			return nil, errGone
 		}
-		return afterWait(cur, msg, now), nil
+		var next *Escalation
+		next, repaged = e.afterWait(cur, msg, now)
+		return next, nil
 	})
 	if errors.Is(err, errGone) {
 		return nil
@@ -39,32 +42,58 @@ func (e *Engine) HandleWakeup(ctx context.Context, w consumer.Wakeup) error {
 		return err
 	}
 	esc := s.esc
-	switch {
-	case esc.Intent != nil && !esc.State.Finished():
+	if s.changed && repaged {
+		e.m.repages.Inc()
+		e.log.Info("acknowledged escalation paged again: its ack_timeout passed with the alert still firing",
+			zap.String("escalation", esc.ID), zap.Int("round", esc.Round))
+	}
+	if esc.Intent != nil && !esc.State.Finished() {
 		// The step's publisher publishes the outbox before its reports.
 		return e.runIntent(ctx, key, esc.ID)
-	case esc.State.Status == policy.Active:
-		// Set the timer for the wait now running. It may be set already:
-		// this wake-up may be early (clocks differ), stale, a duplicate, or
-		// the redelivery of one whose handler stopped after saving and
-		// before setting it. Setting it again replaces it.
-		if err := e.schedule(ctx, esc); err != nil {
-			return err
-		}
+	}
+	// Set the timer for the wait now running (a step's, a silence's, an
+	// acknowledgement's ack_timeout). It may be set already: this wake-up
+	// may be early (clocks differ), stale, a duplicate, or the redelivery
+	// of one whose handler stopped after saving and before setting it.
+	// Setting it again replaces it.
+	if err := e.schedule(ctx, esc); err != nil {
+		return err
 	}
 	return e.flush(ctx, s)
 }
 
-// afterWait is the decision of a wake-up: when a wait has ended, the plan's next
-// step (or the end); anything else changes nothing.
-func afterWait(cur *Escalation, msg wake, now time.Time) *Escalation {
-	if cur.Intent != nil || cur.State.Finished() || msg.Kind != wakeTimer || now.Before(msg.At) {
-		return nil
+// afterWait is the decision of a wake-up: when a wait has ended, the plan's
+// next step (or the end), unless a silence or maintenance window now
+// covers the escalation, which then waits quiet; when a quiet has ended, a
+// new start; when an acknowledgement's ack_timeout has passed, a new round
+// from step 1 (repaged). Anything else changes nothing.
+func (e *Engine) afterWait(cur *Escalation, msg wake, now time.Time) (next *Escalation, repaged bool) {
+	if cur.Intent != nil || cur.over() || msg.Kind != wakeTimer || now.Before(msg.At) {
+		return nil, false
+	}
+	if cur.Quiet != nil {
+		return e.afterQuiet(cur, now), false
+	}
+	if cur.State.Status == policy.Acknowledged && len(cur.Alerts) == 0 {
+		// Defensive: its last alert's resolution resolved it already.
+		return end(cur, policy.Resolve, "", viaAlert, now), false
 	}
 	dec := policy.Plan(cur.Policy, cur.State, policy.Input{Kind: policy.Timer, At: msg.At}, now)
 	if dec.Run == nil && len(dec.Events) == 0 && len(dec.Skipped) == 0 {
-		return nil // stale or duplicate
+		return nil, false // stale or duplicate
+	}
+	if dec.Run != nil {
+		if q := e.quietFor(cur.Policy, cur.event(), now); q != nil {
+			cur.quieten(q, now)
+			return cur, false
+		}
+	}
+	if cur.State.Status == policy.Acknowledged && dec.State.Status == policy.Active {
+		// The acknowledgement's ack_timeout passed with the alert still
+		// firing: a new round, whose outcomes are new ones.
+		cur.Round++
+		repaged = true
 	}
 	cur.apply(dec, now)
-	return cur
+	return cur, repaged
 }

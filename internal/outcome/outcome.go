@@ -27,6 +27,9 @@ const (
 	// Unacknowledged: an acknowledged escalation whose alerts still fire
 	// after its policy's ack_timeout starts again from step 1.
 	Unacknowledged = "unacknowledged"
+	// Silenced: a silence or a maintenance window keeps the escalation
+	// quiet (Silence, Until).
+	Silenced = "silenced"
 )
 
 // Outcome is the JSON of one outcome event; other services rely on it.
@@ -61,4 +64,8 @@ type Outcome struct {
 	Pending bool   `json:"pending,omitempty"`
 	InDoubt bool   `json:"in_doubt,omitempty"`
 	Summary string `json:"summary,omitempty"`
+	// Silence is the silence's id (silenced, by a silence); Until when the
+	// quiet ends (silenced).
+	Silence string    `json:"silence,omitempty"`
+	Until   time.Time `json:"until,omitzero"`
 }
