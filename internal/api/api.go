@@ -1,6 +1,6 @@
 // Package api serves escalator's read and write HTTP API for people and
 // their tools (the operator CLI, the web console): the escalations and their
-// timelines. The intake (internal/intake) stays the door for monitoring
+// timelines, and the silences. The intake (internal/intake) stays the door for monitoring
 // systems. Every path requires the --http-token when one is set.
 package api
 
@@ -31,6 +31,10 @@ type Escalations interface {
 // Config configures an API.
 type Config struct {
 	Escalations Escalations
+	// Silences, when set, serves /v1/silences; Quieter (required with it)
+	// applies a new or expired silence to the running escalations.
+	Silences Silences
+	Quieter  Quieter
 	// Token, when set, is required on every path (httpauth.Token).
 	Token  string
 	Logger *zap.Logger
@@ -47,6 +51,9 @@ func New(cfg Config) (*API, error) {
 	if cfg.Escalations == nil {
 		return nil, errors.New("new api: Escalations is required")
 	}
+	if cfg.Silences != nil && cfg.Quieter == nil {
+		return nil, errors.New("new api: Silences needs a Quieter")
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
@@ -54,11 +61,18 @@ func New(cfg Config) (*API, error) {
 }
 
 // Register adds the API's paths to mux:
-// GET /v1/escalations and GET /v1/escalations/{id}.
+// GET /v1/escalations, GET /v1/escalations/{id}, and with Silences
+// POST and GET /v1/silences, GET and DELETE /v1/silences/{id}.
 func (a *API) Register(mux *http.ServeMux) {
 	auth := httpauth.Token(a.cfg.Token)
 	mux.Handle("GET /v1/escalations", auth.Require(http.HandlerFunc(a.listEscalations)))
 	mux.Handle("GET /v1/escalations/{id}", auth.Require(http.HandlerFunc(a.getEscalation)))
+	if a.cfg.Silences != nil {
+		mux.Handle("POST /v1/silences", auth.Require(http.HandlerFunc(a.createSilence)))
+		mux.Handle("GET /v1/silences", auth.Require(http.HandlerFunc(a.listSilences)))
+		mux.Handle("GET /v1/silences/{id}", auth.Require(http.HandlerFunc(a.getSilence)))
+		mux.Handle("DELETE /v1/silences/{id}", auth.Require(http.HandlerFunc(a.expireSilence)))
+	}
 }
 
 // listEscalations answers the active escalations, oldest first.
