@@ -25,6 +25,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/consumer"
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/engine"
+	"github.com/escalator-oss/escalator/internal/heartbeat"
 	"github.com/escalator-oss/escalator/internal/intake"
 	"github.com/escalator-oss/escalator/internal/metrics"
 	"github.com/escalator-oss/escalator/internal/natsx"
@@ -49,6 +50,7 @@ type App struct {
 	handler consumer.Handler
 	sims    *Sims
 	eng     *engine.Engine
+	hb      *heartbeat.Runtime
 	// acknowledgers are the providers that read people's replies.
 	acknowledgers map[string]dispatch.Acknowledger
 }
@@ -77,6 +79,10 @@ func (a *App) NATSURL() string { return a.natsURL }
 // Conn is the worker's NATS connection, once started (for the demo and
 // tests; an in-process embedded server has no URL to dial).
 func (a *App) Conn() *nats.Conn { return a.nc }
+
+// Heartbeats is the heartbeat monitors' runtime, once started (for the demo
+// and tests: Statuses, Get; heartbeat.Ping stores a ping).
+func (a *App) Heartbeats() *heartbeat.Runtime { return a.hb }
 
 // Sims are the provider simulators when SimulateProviders is set (nil
 // otherwise), once started.
@@ -161,6 +167,9 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err := natsx.EnsureEngine(ctx, js, topo); err != nil {
 		return err
 	}
+	if err := natsx.EnsureHeartbeats(ctx, js, topo); err != nil {
+		return err
+	}
 	if err := a.startEngine(ctx, js, setups, store); err != nil {
 		return err
 	}
@@ -182,6 +191,12 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	// Heartbeat monitors: their alerts go through ALERTS like any other.
+	a.hb, err = heartbeat.New(heartbeat.Config{JS: js, Policies: store.Current, Topology: topo, Token: a.cfg.HTTPToken,
+		Registerer: a.reg, Logger: a.log})
+	if err != nil {
+		return err
+	}
 	var httpSrv *http.Server
 	if ln != nil {
 		in, err := intake.New(intake.Config{Publisher: intake.JetStreamPublisher{JS: js}, Token: a.cfg.HTTPToken,
@@ -193,7 +208,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		httpSrv = newHTTPServer(a.routes(in, v1))
+		httpSrv = newHTTPServer(a.routes(in, v1, a.hb))
 	}
 	// Registered before the worker is ready: SIGHUP's default action would
 	// end the process.
@@ -248,6 +263,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 	consumers := newStage(ctx, "consumers", a.log, notReady)
 	consumers.add(&g, "alert consumer", cons.Run)
 	consumers.add(&g, "wake-up consumer", wakeups.Run)
+	consumers.add(&g, "heartbeat pings", a.hb.RunPings)
+	consumers.add(&g, "heartbeat deadlines", a.hb.RunDeadlines)
 	// 3. The engine's background work: the active count, the sweep, the
 	// policy reloads.
 	background := newStage(ctx, "background", a.log, notReady)
@@ -263,6 +280,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 	}
 	background.add(&g, "policy reload on SIGHUP", func(ctx context.Context) error { return a.reloadOnHUP(ctx, store, hup) })
 	background.add(&g, "policy watch", func(ctx context.Context) error { return a.watchPolicyFiles(ctx, store) })
+	// Heartbeat monitors loaded at start and after each policy reload.
+	background.add(&g, "heartbeat monitors", a.hb.RunMonitors)
 	// People's replies (text messages back), for providers that read them.
 	for name, ack := range a.acknowledgers {
 		background.add(&g, name+" replies", func(ctx context.Context) error {
