@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/escalator-oss/escalator/internal/alert"
 	"github.com/escalator-oss/escalator/internal/clock"
@@ -128,6 +130,44 @@ func TestTwoRuntimesRaiseOnce(t *testing.T) {
 	g.noAlert()
 	if n := counter(a.rt.m.missed.WithLabelValues("backup")) + counter(b.rt.m.missed.WithLabelValues("backup")); n != 1 {
 		t.Errorf("misses recorded by the two runtimes: %v, want 1", n)
+	}
+}
+
+// A deadline message that arrives before the deadline by the worker's clock
+// (clocks differ) raises nothing until the deadline, then the alert.
+func TestAnEarlyDeadlineWaitsForIt(t *testing.T) {
+	t.Parallel()
+	const every = 2 * time.Second
+	g := newRig(t, monitor("backup", every))
+	core, logs := observer.New(zap.DebugLevel)
+	g.logger = zap.New(core)
+	// An hour ahead of the server: loading sets a schedule that fires
+	// long after the test; the test delivers the deadline itself.
+	clk := clock.NewFake(time.Now().Add(time.Hour).Truncate(time.Second))
+	g.start(clk, all)
+	loaded := g.waitState("backup", "loaded", func(*record) bool { return true })
+	deadline := loaded.Since.Add(every)
+	g.publishDue("backup", deadline)
+	// The handler says when it hands the deadline back (a filter is a
+	// snapshot: taken again until it shows).
+	handedBack := func() int {
+		return logs.FilterMessage("handing back for later").FilterField(zap.String("why", "deadline not reached yet")).Len()
+	}
+	for timeout := time.After(waitFor); handedBack() == 0; {
+		select {
+		case <-timeout:
+			t.Fatal("the early deadline was not handed back")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	g.noAlert()
+	if rec := g.state("backup"); rec.firing() {
+		t.Fatalf("missed before the deadline: %+v", rec)
+	}
+	clk.Advance(every)
+	// Handed back for the time the deadline was away (2 s): then it is due.
+	if fired := g.nextAlert(); fired.ev.Status != alert.Firing || !fired.ev.At.Equal(deadline) {
+		t.Errorf("alert %s at %s, want firing at %s", fired.ev.Status, fired.ev.At, deadline)
 	}
 }
 

@@ -115,7 +115,13 @@ func (r *Runtime) servePing(w http.ResponseWriter, req *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), requestTimeout)
 	defer cancel()
-	if err := Ping(ctx, r.js, name); err != nil {
+	err := Ping(ctx, r.js, name)
+	if errors.Is(err, ErrUnknown) {
+		// Policy validation refuses such names; say so rather than 503.
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+		return
+	}
+	if err != nil {
 		r.log.Error("store ping", zap.String("heartbeat", name), zap.Error(err))
 		w.Header().Set("Retry-After", "1")
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "could not store the ping in JetStream; retry"})

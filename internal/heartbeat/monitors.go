@@ -29,6 +29,9 @@ func (r *Runtime) RunMonitors(ctx context.Context) error {
 			if err := r.Load(ctx); err != nil {
 				r.log.Warn("load heartbeat monitors: trying again", zap.Error(err), zap.Duration("in", r.cfg.ReloadEvery))
 			} else {
+				if set != loaded && set != nil && len(set.Heartbeats) > 0 {
+					r.log.Info("heartbeat monitors loaded", zap.Int("monitors", len(set.Heartbeats)))
+				}
 				loaded, at = set, r.clk.Now()
 			}
 		}
@@ -54,7 +57,6 @@ func (r *Runtime) RunMonitors(ctx context.Context) error {
 func (r *Runtime) Load(ctx context.Context) error {
 	idx := r.monitors()
 	var errs []error
-	n := 0
 	for _, h := range idx.byName {
 		if ctx.Err() != nil {
 			errs = append(errs, ctx.Err())
@@ -67,12 +69,7 @@ func (r *Runtime) Load(ctx context.Context) error {
 		// left without its deadline (each request has its timeout).
 		if err := r.load(context.WithoutCancel(ctx), h); err != nil {
 			errs = append(errs, err)
-			continue
 		}
-		n++
-	}
-	if len(idx.byName) > 0 {
-		r.log.Info("heartbeat monitors loaded", zap.Int("monitors", n), zap.Int("failed", len(errs)))
 	}
 	return errors.Join(errs...)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/alert"
 	"github.com/escalator-oss/escalator/internal/clock"
@@ -40,6 +41,8 @@ type rig struct {
 	// seen is the stream sequence of the last one.
 	alerts chan stored
 	seen   atomic.Uint64
+	// logger, when set, is the runtimes' logger.
+	logger *zap.Logger
 }
 
 // stored is an alert event as ALERTS stored it.
@@ -120,7 +123,7 @@ func (g *rig) start(clk clock.Clock, parts part) *running {
 	g.t.Helper()
 	_, js := natstest.Connect(g.t, g.srv)
 	reg := prometheus.NewRegistry()
-	rt, err := New(Config{JS: js, Policies: g.policies, Topology: g.topo, Clock: clk, Registerer: reg})
+	rt, err := New(Config{JS: js, Policies: g.policies, Topology: g.topo, Clock: clk, Registerer: reg, Logger: g.logger})
 	if err != nil {
 		g.t.Fatal(err)
 	}
