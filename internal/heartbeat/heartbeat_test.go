@@ -340,7 +340,8 @@ func TestAReloadAddsAndRemovesMonitors(t *testing.T) {
 		t.Errorf("a loaded since %s, want %s", a.Since, t0)
 	}
 
-	g.setMonitors(monitor("a", every), monitor("b", every))
+	// b's every is long enough for b never to be due in this test.
+	g.setMonitors(monitor("a", every), monitor("b", 10*every))
 	clk.WaitForWaiters(1)
 	clk.Advance(5 * time.Minute) // the next look for a reload
 	b := g.waitState("b", "loaded", func(*record) bool { return true })
@@ -351,11 +352,21 @@ func TestAReloadAddsAndRemovesMonitors(t *testing.T) {
 		t.Errorf("the reload moved a: since %s, want %s", a.Since, t0)
 	}
 
-	g.setMonitors(monitor("b", every))
+	// A reload that changes a's every moves its deadline (the state keeps
+	// what it counts from, not the deadline).
+	g.setMonitors(monitor("a", 2*every), monitor("b", 10*every))
 	clk.WaitForWaiters(1)
-	clk.Advance(every - 4*time.Minute) // past a's deadline (t0+1h), not b's (t0+1h5m)
-	// a's deadline fires: a is gone, nothing happens.
-	g.publishDue("a", t0.Add(every))
+	clk.Advance(time.Second)
+	if at := g.waitArmed("a", t0.Add(2*every)); !at.Equal(t0.Add(2 * every)) {
+		t.Errorf("a's deadline after its every doubled: %s, want %s", at, t0.Add(2*every))
+	}
+
+	// A reload that removes a, then a's deadline, due by the clock: a is
+	// gone, nothing happens.
+	g.setMonitors(monitor("b", 10*every))
+	clk.WaitForWaiters(1)
+	clk.Advance(2 * every)
+	g.publishDue("a", t0.Add(2*every))
 	g.handled(natsx.StreamHeartbeatTimers, natsx.ConsumerHeartbeatDue)
 	g.noAlert()
 	if a := g.state("a"); a == nil || a.firing() {
@@ -369,6 +380,32 @@ func (g *rig) publishDue(name string, at time.Time) {
 	body, _ := json.Marshal(due{Name: name, At: at})
 	if _, err := g.js.Publish(context.Background(), natsx.HeartbeatDueSubject(key(name)), body); err != nil {
 		g.t.Fatal(err)
+	}
+}
+
+// waitArmed waits until name's schedule is for want, and returns the
+// deadline it was last seen set for.
+func (g *rig) waitArmed(name string, want time.Time) time.Time {
+	g.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	s, err := g.js.Stream(ctx, natsx.StreamHeartbeatTimers)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	var d due
+	for {
+		if m, err := s.GetLastMsgForSubject(ctx, natsx.HeartbeatTimerSubject(key(name))); err == nil {
+			_ = json.Unmarshal(m.Data, &d)
+			if d.At.Equal(want) {
+				return d.At
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return d.At
+		case <-time.After(20 * time.Millisecond):
+		}
 	}
 }
 
