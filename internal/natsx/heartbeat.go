@@ -77,38 +77,49 @@ func HeartbeatDueSubject(token string) string { return SubjectHeartbeatDueRoot +
 // EnsureHeartbeats creates or updates the heartbeat monitors' streams,
 // consumers and bucket.
 func EnsureHeartbeats(ctx context.Context, js jetstream.JetStream, t Topology) error {
-	t = t.withDefaults()
 	return objects{
-		streams: []jetstream.StreamConfig{{
-			Name:        StreamHeartbeats,
-			Description: "heartbeat pings (heartbeats.<name>), until a worker applied them",
-			Subjects:    []string{SubjectPings},
-			Storage:     jetstream.FileStorage,
-			Retention:   jetstream.WorkQueuePolicy,
-			// Pings published while no worker runs are kept as long as
-			// alert events are.
-			MaxAge:     t.AlertsMaxAge,
-			MaxMsgSize: MaxPingSize,
-			Replicas:   t.Replicas,
-		}, {
-			Name:              StreamHeartbeatTimers,
-			Description:       "heartbeat deadlines (internal)",
-			Subjects:          []string{SubjectHeartbeatTimerRoot + ".>", SubjectHeartbeatDue},
-			Storage:           jetstream.FileStorage,
-			Retention:         jetstream.LimitsPolicy,
-			MaxMsgsPerSubject: 1, // a new deadline for a monitor replaces the old one
-			AllowMsgSchedules: true,
-			Replicas:          t.Replicas,
-		}},
+		streams: HeartbeatStreamConfigs(t),
 		consumers: []streamConsumer{
 			{StreamHeartbeats, HeartbeatsConsumerConfig(t)},
 			{StreamHeartbeatTimers, HeartbeatDueConsumerConfig(t)},
 		},
-		buckets: []jetstream.KeyValueConfig{{
-			Bucket: BucketHeartbeats, Description: "heartbeat monitors: last ping, deadline, firing", History: 1,
-			Storage: jetstream.FileStorage, Replicas: t.Replicas,
-		}},
+		buckets: []jetstream.KeyValueConfig{HeartbeatBucketConfig(t)},
 	}.apply(ctx, js)
+}
+
+// HeartbeatStreamConfigs are the streams HEARTBEATS and HEARTBEAT_TIMERS.
+func HeartbeatStreamConfigs(t Topology) []jetstream.StreamConfig {
+	t = t.withDefaults()
+	return []jetstream.StreamConfig{{
+		Name:        StreamHeartbeats,
+		Description: "heartbeat pings (heartbeats.<name>), until a worker applied them",
+		Subjects:    []string{SubjectPings},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.WorkQueuePolicy,
+		// Pings published while no worker runs are kept as long as alert
+		// events are.
+		MaxAge:     t.AlertsMaxAge,
+		MaxMsgSize: MaxPingSize,
+		Replicas:   t.Replicas,
+	}, {
+		Name:              StreamHeartbeatTimers,
+		Description:       "heartbeat deadlines (internal)",
+		Subjects:          []string{SubjectHeartbeatTimerRoot + ".>", SubjectHeartbeatDue},
+		Storage:           jetstream.FileStorage,
+		Retention:         jetstream.LimitsPolicy,
+		MaxMsgsPerSubject: 1, // a new deadline for a monitor replaces the old one
+		AllowMsgSchedules: true,
+		Replicas:          t.Replicas,
+	}}
+}
+
+// HeartbeatBucketConfig is the bucket escalator_heartbeats.
+func HeartbeatBucketConfig(t Topology) jetstream.KeyValueConfig {
+	t = t.withDefaults()
+	return jetstream.KeyValueConfig{
+		Bucket: BucketHeartbeats, Description: "heartbeat monitors: last ping, deadline, firing", History: 1,
+		Storage: jetstream.FileStorage, Replicas: t.Replicas,
+	}
 }
 
 // HeartbeatsConsumerConfig is the durable consumer of pings, shared by every

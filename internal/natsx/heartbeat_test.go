@@ -1,6 +1,10 @@
 package natsx
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
 
 func TestPingNames(t *testing.T) {
 	tests := []struct {
@@ -31,6 +35,26 @@ func TestPingNames(t *testing.T) {
 	for _, subj := range []string{"heartbeats", "heartbeats.", "alerts.x"} {
 		if name, ok := PingName(subj); ok {
 			t.Errorf("PingName(%q) = %q, true; want false", subj, name)
+		}
+	}
+}
+
+// Every heartbeat stream, consumer and bucket has the --replicas asked for.
+func TestHeartbeatObjectsHonourReplicas(t *testing.T) {
+	for _, n := range []int{1, 3} {
+		topo := Topology{Replicas: n}
+		for _, sc := range HeartbeatStreamConfigs(topo) {
+			if sc.Replicas != n {
+				t.Errorf("stream %s: %d replicas, want %d", sc.Name, sc.Replicas, n)
+			}
+		}
+		for _, cc := range []jetstream.ConsumerConfig{HeartbeatsConsumerConfig(topo), HeartbeatDueConsumerConfig(topo)} {
+			if cc.Replicas != n {
+				t.Errorf("consumer %s: %d replicas, want %d", cc.Durable, cc.Replicas, n)
+			}
+		}
+		if b := HeartbeatBucketConfig(topo); b.Replicas != n {
+			t.Errorf("bucket %s: %d replicas, want %d", b.Bucket, b.Replicas, n)
 		}
 	}
 }
