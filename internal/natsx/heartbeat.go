@@ -33,10 +33,6 @@ const (
 	SubjectAlertsHeartbeat = "alerts.heartbeat"
 )
 
-// MaxPingSize is the largest ping the HEARTBEATS stream stores; a ping's
-// body is not read, so a larger one is refused at publish.
-const MaxPingSize = 64 << 10
-
 // PingSubject is where a ping for the monitor name is published:
 // heartbeats.<name>.
 func PingSubject(name string) string { return SubjectPingRoot + "." + name }
@@ -97,10 +93,11 @@ func HeartbeatStreamConfigs(t Topology) []jetstream.StreamConfig {
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.WorkQueuePolicy,
 		// Pings published while no worker runs are kept as long as alert
-		// events are.
-		MaxAge:     t.AlertsMaxAge,
-		MaxMsgSize: MaxPingSize,
-		Replicas:   t.Replicas,
+		// events are. No size limit of its own: a ping's body is not read,
+		// and one refused by the stream would be lost to a plain `nats pub`;
+		// applied pings leave the work queue.
+		MaxAge:   t.AlertsMaxAge,
+		Replicas: t.Replicas,
 	}, {
 		Name:              StreamHeartbeatTimers,
 		Description:       "heartbeat deadlines (internal)",
