@@ -76,6 +76,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight work may take to finish on SIGINT/SIGTERM")
 	fs.DurationVar(&cfg.EscalationRetention, "escalation-retention", cfg.EscalationRetention,
 		"how long an ended escalation's record is kept after it ended and its alerts last fired (at least 168h; 0 keeps them for ever)")
+	fs.DurationVar(&cfg.MaxSilence, "max-silence", cfg.MaxSilence, "the longest silence POST /v1/silences accepts")
 	fs.BoolVar(&cfg.SimulateProviders, "simulate-providers", false, "call loopback simulators of IoTCall, Yemot and CCAI instead of the real providers (no real calls)")
 	fs.IntVar(&cfg.MaxCallsPerPersonPerHour, "max-calls-per-person", cfg.MaxCallsPerPersonPerHour, "most calls to one number in any hour; 0 for no cap")
 	var yemotSMSAck bool
@@ -97,7 +98,8 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		"http-insecure-no-token": "ESCALATOR_HTTP_INSECURE_NO_TOKEN", "policies": "ESCALATOR_POLICIES",
 		"workers": "ESCALATOR_WORKERS", "max-alert-size": "ESCALATOR_MAX_ALERT_SIZE",
 		"duplicate-window": "ESCALATOR_DUPLICATE_WINDOW", "shutdown-grace": "ESCALATOR_SHUTDOWN_GRACE",
-		"escalation-retention": "ESCALATOR_ESCALATION_RETENTION", "simulate-providers": "ESCALATOR_SIMULATE_PROVIDERS",
+		"escalation-retention": "ESCALATOR_ESCALATION_RETENTION", "max-silence": "ESCALATOR_MAX_SILENCE",
+		"simulate-providers":   "ESCALATOR_SIMULATE_PROVIDERS",
 		"max-calls-per-person": "ESCALATOR_MAX_CALLS_PER_PERSON", "log-format": "ESCALATOR_LOG_FORMAT",
 		"log-level": "ESCALATOR_LOG_LEVEL", "yemot-sms-ack": "YEMOT_SMS_ACK",
 		"sms-ack-interval": "ESCALATOR_SMS_ACK_INTERVAL", "sms-ack-words": "ESCALATOR_SMS_ACK_WORDS",

@@ -29,6 +29,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/intake"
 	"github.com/escalator-oss/escalator/internal/metrics"
 	"github.com/escalator-oss/escalator/internal/natsx"
+	"github.com/escalator-oss/escalator/internal/silence"
 )
 
 // App is one escalator worker. Create it with New, run it with Run.
@@ -51,6 +52,8 @@ type App struct {
 	sims    *Sims
 	eng     *engine.Engine
 	hb      *heartbeat.Runtime
+	// silences are the silences of every worker, in memory.
+	silences *silence.Store
 	// acknowledgers are the providers that read people's replies.
 	acknowledgers map[string]dispatch.Acknowledger
 }
@@ -170,6 +173,14 @@ func (a *App) Run(ctx context.Context) (err error) {
 	if err := natsx.EnsureHeartbeats(ctx, js, topo); err != nil {
 		return err
 	}
+	// The silences are in memory before any alert is taken: one made
+	// before a restart still covers the alerts that come after it.
+	if a.silences, err = silence.Open(ctx, js, a.cfg.MaxSilence, nil, a.log); err != nil {
+		return err
+	}
+	if err := a.silences.Load(ctx); err != nil {
+		return err
+	}
 	if err := a.startEngine(ctx, js, setups, store); err != nil {
 		return err
 	}
@@ -204,7 +215,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		v1, err := api.New(api.Config{Escalations: a.eng, Token: a.cfg.HTTPToken, Logger: a.log})
+		v1, err := api.New(api.Config{Escalations: a.eng, Silences: a.silences, Quieter: a.eng, Token: a.cfg.HTTPToken, Logger: a.log})
 		if err != nil {
 			return err
 		}
@@ -280,6 +291,8 @@ func (a *App) Run(ctx context.Context) (err error) {
 	}
 	background.add(&g, "policy reload on SIGHUP", func(ctx context.Context) error { return a.reloadOnHUP(ctx, store, hup) })
 	background.add(&g, "policy watch", func(ctx context.Context) error { return a.watchPolicyFiles(ctx, store) })
+	// The silences other workers make or end.
+	background.add(&g, "silences", a.silences.Run)
 	// Heartbeat monitors loaded at start and after each policy reload.
 	background.add(&g, "heartbeat monitors", a.hb.RunMonitors)
 	// People's replies (text messages back), for providers that read them.

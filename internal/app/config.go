@@ -17,6 +17,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/consumer"
 	"github.com/escalator-oss/escalator/internal/natsx"
+	"github.com/escalator-oss/escalator/internal/silence"
 )
 
 // Config is everything `escalator run` can be told. Flags and environment
@@ -63,6 +64,8 @@ type Config struct {
 	// ever. At least the time the ALERTS stream keeps events, so an alert
 	// replayed from it still finds its escalation.
 	EscalationRetention time.Duration
+	// MaxSilence is the longest silence POST /v1/silences accepts.
+	MaxSilence time.Duration
 
 	// SimulateProviders runs the IoTCall, Yemot and CCAI simulators on
 	// loopback and calls them instead of the real providers.
@@ -97,6 +100,7 @@ func Defaults() Config {
 		ShutdownGrace:   consumer.DefaultGrace,
 
 		EscalationRetention: 30 * 24 * time.Hour,
+		MaxSilence:          silence.DefaultMax,
 		RepliesEvery:        10 * time.Second,
 
 		MaxCallsPerPersonPerHour: 20,
@@ -127,6 +131,9 @@ func (c Config) Validate() error {
 	if c.EscalationRetention < 0 || (c.EscalationRetention > 0 && c.EscalationRetention < natsx.DefaultAlertsMaxAge) {
 		errs = append(errs, fmt.Errorf("--escalation-retention must be 0 (keep for ever) or at least %s, how long alert events are kept "+
 			"(an alert replayed from the ALERTS stream must still find its escalation), got %s", natsx.DefaultAlertsMaxAge, c.EscalationRetention))
+	}
+	if c.MaxSilence < time.Minute {
+		errs = append(errs, fmt.Errorf("--max-silence must be at least 1m, got %s", c.MaxSilence))
 	}
 	if c.RepliesEvery < time.Second {
 		errs = append(errs, fmt.Errorf("--sms-ack-interval must be at least 1s, got %s", c.RepliesEvery))

@@ -32,7 +32,7 @@ func (a *App) startEngine(ctx context.Context, js jetstream.JetStream, setups pr
 		policies = a.sims.follow(store.Current)
 	}
 	a.eng, err = engine.New(ctx, engine.Config{JS: js, Policies: policies, Dispatcher: disp,
-		Answerers: answerers(clients), AckWords: a.cfg.AckWords, Logger: a.log, Registerer: a.reg})
+		Answerers: answerers(clients), AckWords: a.cfg.AckWords, Silences: a.silences, Logger: a.log, Registerer: a.reg})
 	a.acknowledgers = acknowledgers(clients)
 	return err
 }

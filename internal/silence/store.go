@@ -98,6 +98,31 @@ func (s *Store) Run(ctx context.Context) error {
 	}
 }
 
+// Load reads every silence stored into memory, and returns once it has.
+// A worker loads them before it takes alerts: an alert that a silence made
+// before a restart covers must not page. Run then follows the changes.
+func (s *Store) Load(ctx context.Context) error {
+	w, err := s.kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("load silences: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("load silences: %w", ctx.Err())
+		case e, ok := <-w.Updates():
+			if !ok {
+				return errors.New("load silences: the watch ended")
+			}
+			if e == nil {
+				return nil
+			}
+			s.apply(e)
+		}
+	}
+}
+
 // Ready is closed once the silences stored at Run's start are in memory.
 func (s *Store) Ready() <-chan struct{} { return s.ready }
 
