@@ -226,6 +226,30 @@ func (o *Outcomes) Pending(ids []string) []string {
 	return out
 }
 
+// WaitEvent waits, as outcomes arrive, until n outcomes of event have been
+// read, or for at most within; it returns how many were.
+func (o *Outcomes) WaitEvent(event string, n int, within time.Duration) int {
+	timeout := time.After(within)
+	for {
+		o.mu.Lock()
+		got := 0
+		for _, oc := range o.all {
+			if oc.Event == event {
+				got++
+			}
+		}
+		o.mu.Unlock()
+		if got >= n {
+			return got
+		}
+		select {
+		case <-o.changed:
+		case <-timeout:
+			return got
+		}
+	}
+}
+
 // WaitFinal waits, as outcomes arrive, until every alert of ids has an
 // escalation that ended, or for at most within; it returns the alerts still
 // pending.
