@@ -63,7 +63,7 @@ func (d *dedup) seen(ctx context.Context, ev alert.Event, seq uint64) (bool, err
 		case errors.Is(err, jetstream.ErrKeyNotFound):
 			if _, err := d.kv.Create(ctx, key, val); err == nil {
 				return false, nil
-			} else if !errors.Is(err, jetstream.ErrKeyExists) {
+			} else if !natsx.Conflict(err) {
 				return false, fmt.Errorf("record event: %w", err)
 			}
 			continue // another worker recorded one meanwhile: compare with it
@@ -85,7 +85,7 @@ func (d *dedup) seen(ctx context.Context, ev alert.Event, seq uint64) (bool, err
 		}
 		if _, err := d.kv.Update(ctx, key, val, entry.Revision()); err == nil {
 			return false, nil
-		} else if !errors.Is(err, jetstream.ErrKeyExists) {
+		} else if !natsx.Conflict(err) {
 			return false, fmt.Errorf("record event: %w", err)
 		}
 	}

@@ -130,7 +130,7 @@ func (s store) save(ctx context.Context, esc *Escalation, rev uint64) (uint64, e
 	} else {
 		nrev, err = s.kv.Update(ctx, esc.Key, data, rev)
 	}
-	if errors.Is(err, jetstream.ErrKeyExists) {
+	if natsx.Conflict(err) {
 		return 0, errConflict
 	}
 	if err != nil {

@@ -142,9 +142,7 @@ func (s *store) save(ctx context.Context, k string, rec *record, rev uint64) err
 	}
 	msg := &nats.Msg{Subject: natsx.KVSubject(natsx.BucketHeartbeats, k), Data: data}
 	_, err = s.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(rev))
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant) {
+	if natsx.Conflict(err) {
 		return errConflict
 	}
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/natsx"
 )
 
 // Defaults.
@@ -186,7 +187,11 @@ func (l *Locker) lockShared(ctx context.Context, key string) (func(), error) {
 		if err == nil {
 			return l.unlocker(key, k, rev), nil
 		}
-		if !errors.Is(err, jetstream.ErrKeyExists) && !wrongLastSeq(err) {
+		// A create that lost its race means the key is held: wait. (nats.go's
+		// Create, finding the key deleted, retries on the delete's revision
+		// and returns the server's error unwrapped when another holder
+		// created it in between: natsx.Conflict knows both codes.)
+		if !natsx.Conflict(err) {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("lock %s: %w", key, ctx.Err())
 			}
@@ -208,16 +213,6 @@ func (l *Locker) lockShared(ctx context.Context, key string) (func(), error) {
 		case <-t.C:
 		}
 	}
-}
-
-// wrongLastSeq reports a create that lost a race: nats.go's Create, finding
-// the key deleted, retries on the delete's revision, and returns the server's
-// error unwrapped when another holder created the key in between (code 10164
-// on a replicated bucket, 10071 on one replica). The key is held: wait.
-func wrongLastSeq(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 func (l *Locker) unlocker(key, k string, rev uint64) func() {

@@ -146,8 +146,7 @@ func (s *Store) Sweep(ctx context.Context) int {
 	for _, g := range gone {
 		// Only the revision read: one changed meanwhile is kept.
 		if err := s.kv.Delete(ctx, g.id, jetstream.LastRevision(g.rev)); err != nil {
-			var apiErr *jetstream.APIError
-			if !errors.As(err, &apiErr) || apiErr.ErrorCode != jetstream.JSErrCodeStreamWrongLastSequence {
+			if !natsx.Conflict(err) {
 				s.log.Warn("delete an old silence", zap.String("silence", g.id), zap.Error(err))
 			}
 			continue
@@ -222,7 +221,7 @@ func (s *Store) Expire(ctx context.Context, id string) (Silence, error) {
 			sl.StartsAt = now
 		}
 		err = s.put(ctx, &sl, e.Revision())
-		if errors.Is(err, jetstream.ErrKeyExists) {
+		if natsx.Conflict(err) {
 			continue // changed meanwhile: read it again
 		}
 		return sl, err
