@@ -11,8 +11,10 @@ import (
 	"github.com/escalator-oss/escalator/internal/yamlx"
 )
 
-// MinHeartbeatEvery is the shortest interval a heartbeat monitor may have.
-const MinHeartbeatEvery = time.Minute
+// MinHeartbeatEvery is the shortest interval a heartbeat monitor may have:
+// a deadline is a message schedule, with whole-second precision, as a
+// step's wait (MinWait).
+const MinHeartbeatEvery = time.Second
 
 // HeartbeatLabel is the label a heartbeat's alert carries with the
 // monitor's name; a monitor's own labels may not set it.
@@ -58,7 +60,7 @@ func (d *decoder) heartbeat(n *yaml.Node) *Heartbeat {
 		d.Add(n, "every", "is required: the longest time allowed between two pings, e.g. 25h")
 	} else if e, ok := d.Duration(v, "every"); ok {
 		if e < MinHeartbeatEvery {
-			d.Add(v, "every", "must be at least 1m, got %s", v.Value)
+			d.Add(v, "every", "must be at least %s, got %s", MinHeartbeatEvery, v.Value)
 		} else {
 			h.Every = e
 		}

@@ -21,7 +21,7 @@ func TestLoadReportsEveryProblem(t *testing.T) {
 	}
 	want := strings.Join([]string{
 		"testdata/bad/beats.yaml:6:12: heartbeat: duplicate heartbeat name \"nightly-backup\" (also in testdata/bad/beats.yaml:2:12)",
-		"testdata/bad/beats.yaml:7:8: every: must be at least 1m, got 30s",
+		"testdata/bad/beats.yaml:7:8: every: must be at least 1s, got 500ms",
 		"testdata/bad/beats.yaml:8:20: labels.heartbeat: is set to the monitor's name by escalator: leave it out",
 		"testdata/bad/beats.yaml:8:34: labels.bad-label: \"bad-label\" is not a label name",
 		"testdata/bad/beats.yaml:8:51: labels.n: must be a string, got int 5",

@@ -21,7 +21,7 @@ import (
 )
 
 // heartbeatDir holds the heartbeat scenario's policies: the monitor
-// faults-beat (every 1m, route=heartbeat, never pinged) and a one-step Yemot
+// faults-beat (every 5s, route=heartbeat, never pinged) and a one-step Yemot
 // policy that takes its alert.
 var heartbeatDir = func() string {
 	d, err := filepath.Abs(filepath.Join("testdata", "heartbeat"))
@@ -35,8 +35,8 @@ var heartbeatDir = func() string {
 // is dead (SIGKILL right after it set the deadline). Back, the worker raises
 // the alert once, and it escalates through the policy once (the ledger:
 // started once, one call, exhausted); a ping over HTTP then resolves it.
-// Schedules fire on real time and a monitor's every is at least a minute,
-// so this scenario takes a little over one (it runs beside the others).
+// Schedules fire on real time: the monitor's every (5s) sets how long it
+// takes.
 func TestKillHeartbeat(t *testing.T) {
 	t.Parallel()
 	seed.For(t) // logs the seed, for the failure message; no random choice here
