@@ -4,7 +4,9 @@
 // few sample alerts and prints, live, what happens: the matched policy, each
 // call with its provider and the numbers the simulators rang, an IoTCall
 // outage falling back to Yemot, a rotation, an acknowledgement and a
-// resolution. No network beyond loopback; nothing is left behind.
+// resolution, an acknowledgement by text message, a silence made over the
+// HTTP API, and a heartbeat monitor that misses its job. No network beyond
+// loopback; nothing is left behind.
 package demo
 
 import (
@@ -60,7 +62,9 @@ func Run(ctx context.Context, opts Options) (err error) {
 		return err
 	}
 	cfg := app.Defaults()
-	cfg.DataDir, cfg.NATSListen, cfg.HTTPAddr, cfg.Policies = filepath.Join(dir, "data"), "", "", polDir
+	// HTTP on a loopback port of its own: the demo makes a silence over the
+	// API, as an operator would.
+	cfg.DataDir, cfg.NATSListen, cfg.HTTPAddr, cfg.Policies = filepath.Join(dir, "data"), "", "127.0.0.1:0", polDir
 	cfg.SimulateProviders = true
 	cfg.ShutdownGrace = 2 * time.Second
 	// People may acknowledge by texting back; read the texts every second.

@@ -33,6 +33,14 @@ func TestDemo(t *testing.T) {
 		"[checkout-errors] resolved",
 		"[core-router-down] step 1: called via yemot: noa (+972522345678)",
 		"[core-router-down] acknowledged by noa (a text message back)",
+		"POST /v1/silences",
+		"[db-replica-lag] silenced (silenced by silence",
+		"[db-replica-lag] matched policy database-demo",
+		"[db-replica-lag] step 1: called via iotcall: aiko",
+		"[db-replica-lag] resolved",
+		"[heartbeat/demo-backup] matched policy database-demo",
+		"[heartbeat/demo-backup] step 1: called via iotcall: aiko",
+		"[heartbeat/demo-backup] resolved",
 		"demo complete",
 	} {
 		if !strings.Contains(text, want) {

@@ -2,30 +2,44 @@ package demo
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/escalator-oss/escalator/internal/dispatch/iotcall"
 	"github.com/escalator-oss/escalator/internal/dispatch/yemot"
+	"github.com/escalator-oss/escalator/internal/heartbeat"
 	"github.com/escalator-oss/escalator/internal/outcome"
 	"github.com/escalator-oss/escalator/internal/provider"
 	"github.com/escalator-oss/escalator/internal/providers"
+	"github.com/escalator-oss/escalator/internal/silence"
 )
 
-// The sample alerts.
+// The sample alerts, and the heartbeat monitor of policies/heartbeat.yaml.
 const (
-	dbAlert   = "db-primary-down"
-	payAlert  = "checkout-errors"
-	coreAlert = "core-router-down"
+	dbAlert     = "db-primary-down"
+	payAlert    = "checkout-errors"
+	coreAlert   = "core-router-down"
+	lagAlert    = "db-replica-lag"
+	backupBeat  = "demo-backup"
+	silenceTime = 3 * time.Second
 )
 
 // run is the scripted scenario; it returns once the last expected outcome
 // was seen.
 func (s *script) run(ctx context.Context) error {
 	s.say("escalator demo: an embedded NATS server, simulated IoTCall, Yemot and CCAI on loopback;")
-	s.say("no real phone calls are placed. Policies: database-demo, payments-demo.\n")
+	s.say("no real phone calls are placed. Policies: database-demo, payments-demo, core-demo;")
+	s.say("a heartbeat monitor, demo-backup, which a backup job pings every second.\n")
+	stopJob, err := s.backupJob(ctx)
+	if err != nil {
+		return err
+	}
+	defer stopJob()
 
 	s.say("== 1. The primary database goes down (team=db)")
 	if err := s.publish(ctx, map[string]any{"id": dbAlert, "status": "firing", "severity": "critical",
@@ -71,7 +85,8 @@ func (s *script) run(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	s.say("   checkout recovers")
+	s.say("   checkout recovers; so does IoTCall")
+	providers.SimOf[*iotcall.Sim](s.a.Sims().Sims).Heal()
 	if err := s.publish(ctx, map[string]any{"id": payAlert, "status": "resolved"}); err != nil {
 		return err
 	}
@@ -99,8 +114,109 @@ func (s *script) run(ctx context.Context) error {
 		return err
 	}
 
+	if err := s.silenced(ctx); err != nil {
+		return err
+	}
+	if err := s.heartbeat(ctx, stopJob); err != nil {
+		return err
+	}
 	s.say("\ndemo complete: every call above reached a simulator, never a real phone.")
 	return nil
+}
+
+// silenced: a silence made over the HTTP API keeps an alert quiet; the
+// alert still fires when it ends, and escalates then.
+func (s *script) silenced(ctx context.Context) error {
+	s.say("\n== 4. A planned migration: ops silence team=db for %s over the API", silenceTime)
+	body := fmt.Sprintf(`{"matchers": {"team": "db"}, "duration": %q, "by": "ops", "comment": "replica migration"}`, silenceTime)
+	s.say("   POST /v1/silences %s", body)
+	sl, err := s.postSilence(ctx, body)
+	if err != nil {
+		return err
+	}
+	s.say("   201: silence %s, %s until %s", sl.ID, sl.Status, sl.EndsAt.Format(time.TimeOnly))
+	s.say("   the replica starts lagging during the migration")
+	if err := s.publish(ctx, map[string]any{"id": lagAlert, "status": "firing", "severity": "warning",
+		"summary": "Replica lag above 30s", "labels": map[string]string{"team": "db", "cluster": "tokyo-2"}}); err != nil {
+		return err
+	}
+	if _, err := s.await(ctx, "the silence", lagAlert, is(outcome.Silenced)); err != nil {
+		return err
+	}
+	s.say("   ...the silence ends; the replica still lags")
+	if _, err := s.await(ctx, "the escalation after the silence", lagAlert, dispatchedAt(0)); err != nil {
+		return err
+	}
+	if err := s.publish(ctx, map[string]any{"id": lagAlert, "status": "resolved"}); err != nil {
+		return err
+	}
+	_, err = s.await(ctx, "the resolution", lagAlert, is(outcome.Resolved))
+	return err
+}
+
+// heartbeat: the backup job stops pinging; its monitor raises an alert,
+// which escalates; the job's next ping resolves it.
+func (s *script) heartbeat(ctx context.Context, stopJob func()) error {
+	s.say("\n== 5. The backup job hangs: no more pings to heartbeats.%s (its monitor allows 5s)", backupBeat)
+	stopJob()
+	id := heartbeat.AlertID(backupBeat)
+	if _, err := s.await(ctx, "the missed heartbeat's escalation", id, dispatchedAt(0)); err != nil {
+		return err
+	}
+	s.say("   the job is restarted and pings again")
+	if err := heartbeat.Ping(ctx, s.js, backupBeat); err != nil {
+		return fmt.Errorf("ping %s: %w", backupBeat, err)
+	}
+	_, err := s.await(ctx, "the heartbeat's resolution", id, is(outcome.Resolved))
+	return err
+}
+
+// backupJob pings the monitor demo-backup every second until stopped (a
+// job that reports while it runs), the first ping at once.
+func (s *script) backupJob(ctx context.Context) (stop func(), err error) {
+	if err := heartbeat.Ping(ctx, s.js, backupBeat); err != nil {
+		return nil, fmt.Errorf("ping %s: %w", backupBeat, err)
+	}
+	jctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-jctx.Done():
+				return
+			case <-tick.C: // the job's own pace
+				_ = heartbeat.Ping(jctx, s.js, backupBeat) // a missed ping is what the monitor is for
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { cancel(); <-done }) }, nil
+}
+
+// postSilence makes a silence over the worker's HTTP API.
+func (s *script) postSilence(ctx context.Context, body string) (silence.View, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+s.a.HTTPAddr()+"/v1/silences", strings.NewReader(body))
+	if err != nil {
+		return silence.View{}, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return silence.View{}, fmt.Errorf("make the silence: %w", err)
+	}
+	defer resp.Body.Close()
+	var v silence.View
+	if resp.StatusCode != http.StatusCreated {
+		b, _ := io.ReadAll(resp.Body)
+		return v, fmt.Errorf("make the silence: %s %s", resp.Status, b)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil {
+		return v, fmt.Errorf("make the silence: %w", err)
+	}
+	return v, nil
 }
 
 func dispatchedAt(step int) func(outcome.Outcome) bool {
@@ -122,6 +238,10 @@ func (s *script) narrate(o outcome.Outcome) {
 		s.say("   [%s] %s: %s failed: %s", o.AlertID, step, o.Provider, o.Error)
 	case outcome.Fallback:
 		s.say("   [%s] %s: falling back from %s to %s for %s", o.AlertID, step, o.Provider, o.Next, people(o.People))
+	case outcome.Silenced:
+		s.say("   [%s] silenced (%s): nobody is called", o.AlertID, o.Reason)
+	case outcome.Unacknowledged:
+		s.say("   [%s] the acknowledgement timed out (ack_timeout) with the alert still firing: paging again from step 1", o.AlertID)
 	case outcome.Acknowledged:
 		s.say("   [%s] acknowledged by %s%s: no further steps", o.AlertID, orSomeone(o.By), via(o.Via))
 	case outcome.Resolved:

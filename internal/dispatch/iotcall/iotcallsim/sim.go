@@ -166,6 +166,13 @@ func (s *Sim) ThrottleNext(n int, retryAfter time.Duration) {
 // request context ends) or the simulator is closed.
 func (s *Sim) HangNext(n int) { s.inject(n, fault{hang: true}) }
 
+// Heal ends an outage: the faults still queued are dropped.
+func (s *Sim) Heal() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
 func (s *Sim) inject(n int, f fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
