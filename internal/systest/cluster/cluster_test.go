@@ -48,7 +48,9 @@ const (
 // streams are every stream escalator creates; KV buckets are streams KV_<name>.
 var streams = []string{
 	natsx.StreamAlerts, natsx.StreamDead, natsx.StreamTimers, natsx.StreamOutcomes,
+	natsx.StreamHeartbeats, natsx.StreamHeartbeatTimers,
 	"KV_" + natsx.BucketEscalations, "KV_" + natsx.BucketDedup, "KV_" + natsx.BucketLocks,
+	"KV_" + natsx.BucketReplies, "KV_" + natsx.BucketSilences, "KV_" + natsx.BucketHeartbeats,
 }
 
 // TestThreeNodesThreeWorkers runs three escalator workers against a 3-node
