@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -59,73 +58,33 @@ var errConflict = errors.New("heartbeat state changed meanwhile")
 // the deadline. The leader has applied every acknowledged write.
 type store struct {
 	js jetstream.JetStream
-	nc *nats.Conn
-	// get is the bucket stream's message-get API subject (its leader answers).
-	get string
+	// leader reads the bucket's latest values from its stream's leader.
+	leader natsx.LeaderReader
 }
 
 func newStore(js jetstream.JetStream) store {
-	return store{js: js, nc: js.Conn(), get: apiPrefix(js.Options()) + "STREAM.MSG.GET." + natsx.KVStream(natsx.BucketHeartbeats)}
-}
-
-// apiPrefix is the JetStream API prefix js sends its requests to.
-func apiPrefix(o jetstream.JetStreamOptions) string {
-	switch {
-	case o.APIPrefix != "":
-		return strings.TrimSuffix(o.APIPrefix, ".") + "."
-	case o.Domain != "":
-		return "$JS." + o.Domain + ".API."
-	}
-	return jetstream.DefaultAPIPrefix
+	return store{js: js, leader: natsx.NewLeaderReader(js, natsx.BucketHeartbeats)}
 }
 
 // opTimeout bounds one JetStream request when ctx has no deadline.
 const opTimeout = 5 * time.Second
 
-// errNoMessage is the message-get API's error code for a subject with no message.
-const errNoMessage = 10037
-
 // load returns the state of key and its revision; nil, 0 when there is none.
 func (s *store) load(ctx context.Context, k string) (*record, uint64, error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	req, _ := json.Marshal(map[string]string{"last_by_subj": natsx.KVSubject(natsx.BucketHeartbeats, k)})
-	msg, err := s.nc.RequestWithContext(ctx, s.get, req)
+	data, rev, err := s.leader.Last(ctx, k)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read heartbeat %s: %w", k, err)
+		return nil, 0, fmt.Errorf("heartbeat: %w", err)
 	}
-	var resp struct {
-		Message *struct {
-			Sequence uint64 `json:"seq"`
-			Header   []byte `json:"hdrs"`
-			Data     []byte `json:"data"`
-		} `json:"message"`
-		Error *struct {
-			ErrCode     int    `json:"err_code"`
-			Description string `json:"description"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return nil, 0, fmt.Errorf("read heartbeat %s: %w", k, err)
-	}
-	switch {
-	case resp.Error != nil && resp.Error.ErrCode == errNoMessage:
+	if data == nil {
 		return nil, 0, nil
-	case resp.Error != nil:
-		return nil, 0, fmt.Errorf("read heartbeat %s: %s (%d)", k, resp.Error.Description, resp.Error.ErrCode)
-	case resp.Message == nil:
-		return nil, 0, fmt.Errorf("read heartbeat %s: empty answer", k)
-	}
-	if len(resp.Message.Header) > 0 {
-		if h, err := nats.DecodeHeadersMsg(resp.Message.Header); err == nil && h.Get("KV-Operation") != "" {
-			return nil, 0, nil // a delete or purge marker
-		}
 	}
 	var rec record
-	if err := json.Unmarshal(resp.Message.Data, &rec); err != nil {
+	if err := json.Unmarshal(data, &rec); err != nil {
 		return nil, 0, fmt.Errorf("decode heartbeat %s: %w", k, err)
 	}
-	return &rec, resp.Message.Sequence, nil
+	return &rec, rev, nil
 }
 
 // save writes rec under k if the entry is still at rev (0: must not exist
