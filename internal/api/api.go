@@ -35,6 +35,8 @@ type Config struct {
 	// applies a new or expired silence to the running escalations.
 	Silences Silences
 	Quieter  Quieter
+	// Actor, when set, serves POST /v1/escalations/{id}/{ack,resolve,escalate}.
+	Actor Actor
 	// Token, when set, is required on every path (httpauth.Token).
 	Token  string
 	Logger *zap.Logger
@@ -61,12 +63,18 @@ func New(cfg Config) (*API, error) {
 }
 
 // Register adds the API's paths to mux:
-// GET /v1/escalations, GET /v1/escalations/{id}, and with Silences
+// GET /v1/escalations, GET /v1/escalations/{id}, with an Actor POST
+// /v1/escalations/{id}/{ack,resolve,escalate}, and with Silences
 // POST and GET /v1/silences, GET and DELETE /v1/silences/{id}.
 func (a *API) Register(mux *http.ServeMux) {
 	auth := httpauth.Token(a.cfg.Token)
 	mux.Handle("GET /v1/escalations", auth.Require(http.HandlerFunc(a.listEscalations)))
 	mux.Handle("GET /v1/escalations/{id}", auth.Require(http.HandlerFunc(a.getEscalation)))
+	if a.cfg.Actor != nil {
+		for _, kind := range []string{engine.ActAck, engine.ActResolve, engine.ActEscalate} {
+			mux.Handle("POST /v1/escalations/{id}/"+kind, auth.Require(a.act(kind)))
+		}
+	}
 	if a.cfg.Silences != nil {
 		mux.Handle("POST /v1/silences", auth.Require(http.HandlerFunc(a.createSilence)))
 		mux.Handle("GET /v1/silences", auth.Require(http.HandlerFunc(a.listSilences)))

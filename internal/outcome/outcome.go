@@ -30,6 +30,9 @@ const (
 	// Silenced: a silence or a maintenance window keeps the escalation
 	// quiet (Silence, Until).
 	Silenced = "silenced"
+	// Escalated: someone escalated by hand (By, Via, Comment): the next
+	// step runs now.
+	Escalated = "escalated"
 )
 
 // Outcome is the JSON of one outcome event; other services rely on it.
@@ -68,4 +71,7 @@ type Outcome struct {
 	// quiet ends (silenced).
 	Silence string    `json:"silence,omitempty"`
 	Until   time.Time `json:"until,omitzero"`
+	// Comment is what the person who acted said (acknowledged, resolved,
+	// escalated, through the API).
+	Comment string `json:"comment,omitempty"`
 }
