@@ -31,6 +31,9 @@ const (
 	BucketReplies = "escalator_replies"
 	// BucketSilences holds the silences made at run time.
 	BucketSilences = "escalator_silences"
+	// BucketPositions holds the round-robin positions: for each set of
+	// candidates, whom the next escalation calls.
+	BucketPositions = "escalator_positions"
 )
 
 // SilencesKept is how long a silence stays after it ends, for the record
@@ -115,6 +118,9 @@ func EnsureEngine(ctx context.Context, js jetstream.JetStream, t Topology) error
 			TTL: RepliesKept, Storage: jetstream.FileStorage, Replicas: t.Replicas,
 		}, {
 			Bucket: BucketSilences, Description: "silences made at run time", History: 1,
+			Storage: jetstream.FileStorage, Replicas: t.Replicas,
+		}, {
+			Bucket: BucketPositions, Description: "round-robin positions", History: 1,
 			Storage: jetstream.FileStorage, Replicas: t.Replicas,
 		}},
 	}.apply(ctx, js)
