@@ -233,14 +233,14 @@ func TestDispatchedListsOnlyWhomTheProviderCalled(t *testing.T) {
 				reports = append(reports, r)
 			}
 		})
-	if len(reports) < 1 || reports[0].Kind != ReportDispatched || len(reports[0].People) != 1 || reports[0].People[0] != alice {
+	if len(reports) < 1 || reports[0].Kind != ReportDispatched || len(reports[0].People) != 1 || !samePerson(reports[0].People[0], alice) {
 		t.Fatalf("first report %+v: want dispatched to alice alone", reports)
 	}
-	if nc := reports[0].NotCalled; len(nc) != 1 || nc[0].Person != bob || nc[0].Reason != "the rotation stopped: alice answered" {
+	if nc := reports[0].NotCalled; len(nc) != 1 || !samePerson(nc[0].Person, bob) || nc[0].Reason != "the rotation stopped: alice answered" {
 		t.Errorf("not called %+v: want bob, with why", nc)
 	}
 	calls := second.Calls()
-	if len(calls) != 1 || len(calls[0].People) != 1 || calls[0].People[0] != carol {
+	if len(calls) != 1 || len(calls[0].People) != 1 || !samePerson(calls[0].People[0], carol) {
 		t.Errorf("the second provider got %+v: want carol alone (the first did not say it called her)", calls)
 	}
 	if got := out.Reached(); len(got) != 2 || len(out.NotCalled) != 1 || len(out.Unreached) != 0 {

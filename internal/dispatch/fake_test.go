@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -21,6 +22,13 @@ type fakeProvider struct {
 	// not mention at all.
 	failed, skip map[string]string
 	silent       map[string]bool
+	// refuseEach: when every person is failed, return the Result with a
+	// permanent error, as a provider does that refuses a request for its
+	// numbers, one by one (Yemot's numbers all in `errors`; IoTCall with
+	// no number it can dial).
+	refuseEach bool
+	// before, when set, runs at the start of the n-th call (from 0).
+	before func(n int, req Request)
 
 	mu    sync.Mutex
 	calls []Request
@@ -33,6 +41,15 @@ func (f *fakeProvider) Call(ctx context.Context, req Request) (Result, error) {
 	n := len(f.calls)
 	f.calls = append(f.calls, req)
 	f.mu.Unlock()
+	if f.before != nil {
+		f.before(n, req)
+	}
+	for _, p := range req.People {
+		// The contract: a request carries the one number to call now.
+		if len(p.Alternates) > 0 || len(p.ByProvider) > 0 {
+			return Result{}, fmt.Errorf("fake: %s comes with more than the number to call: %+v", p.Name, p)
+		}
+	}
 	if n < len(f.script) && f.script[n] != nil {
 		return Result{}, f.script[n]
 	}
@@ -50,6 +67,9 @@ func (f *fakeProvider) Call(ctx context.Context, req Request) (Result, error) {
 			continue
 		}
 		res.Reached = append(res.Reached, p)
+	}
+	if f.refuseEach && len(res.Reached) == 0 && len(res.NotCalled) == 0 && len(res.Failed) == len(req.People) {
+		return res, errors.New("fake: nobody was called")
 	}
 	return res, nil
 }

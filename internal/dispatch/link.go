@@ -3,19 +3,10 @@ package dispatch
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/escalator-oss/escalator/internal/provider"
 )
-
-func failedText(people []provider.Person, why map[string]string) string {
-	parts := make([]string, len(people))
-	for i, p := range people {
-		parts[i] = p.Name + ": " + why[p.Phone]
-	}
-	return strings.Join(parts, "; ")
-}
 
 // capPeople applies the per-person cap: it returns the people allowed, with
 // for each a function that gives the counted call back, and reports the

@@ -148,7 +148,7 @@ func TestPartialFailureKeepsTheOthers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Reached) != 2 || len(res.Failed) != 1 || res.Failed[0].Person != dave {
+	if len(res.Reached) != 2 || len(res.Failed) != 1 || res.Failed[0].Person.Name != dave.Name || res.Failed[0].Person.Phone != dave.Phone {
 		t.Fatalf("result = %+v, want alice and bob reached, dave failed", res)
 	}
 }

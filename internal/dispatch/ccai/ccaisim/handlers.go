@@ -159,7 +159,7 @@ func (s *Server) check(c *Call, f map[string]json.RawMessage) (int, string) {
 			return 400, "Contact not found"
 		case c.EndUserNumber == "":
 			return 400, "ticket_id or end_user_number required"
-		case !valid(c.EndUserNumber):
+		case !valid(c.EndUserNumber) || s.refused[c.EndUserNumber]:
 			return 400, "end_user_number is not well-formed"
 		case st == Unavailable || s.busyWith(c.AgentEmail) != 0:
 			// An agent takes one call at a time.
@@ -190,7 +190,7 @@ func (s *Server) check(c *Call, f map[string]json.RawMessage) (int, string) {
 			return 400, "Menu is in 'after hours' state, can't accept incoming calls"
 		case c.EndUserNumber == "":
 			return 400, "end_user_number is required"
-		case !valid(c.EndUserNumber):
+		case !valid(c.EndUserNumber) || s.refused[c.EndUserNumber]:
 			return 400, "end_user_number is not well formed"
 		}
 		c.MenuID, c.Status = id, "queued"

@@ -118,7 +118,8 @@ type Server struct {
 	failN    int
 	failCode int
 	stallN   int
-	canned   []canned // answers given instead of the API's, in order
+	canned   []canned        // answers given instead of the API's, in order
+	refused  map[string]bool // end_user_numbers the platform refuses
 }
 
 // canned is an answer the simulator gives instead of the API's: a redirect
@@ -173,6 +174,19 @@ func (s *Server) SetAgent(email string, st AgentState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.agents[email] = st
+}
+
+// RefuseNumber makes the platform refuse calls to number (E.164, as sent
+// in end_user_number) with the 400 it gives a malformed one, as it may for
+// a number it cannot dial though the number parses (a destination the
+// account may not call).
+func (s *Server) RefuseNumber(number string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refused == nil {
+		s.refused = map[string]bool{}
+	}
+	s.refused[number] = true
 }
 
 // SetMenu adds or updates a menu: kind is ivr_menu, mobile_menu or
