@@ -2,11 +2,9 @@ package policy
 
 import (
 	"regexp"
-	"time"
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/escalator-oss/escalator/internal/phone"
 	"github.com/escalator-oss/escalator/internal/provider"
 	"github.com/escalator-oss/escalator/internal/yamlx"
 )
@@ -27,13 +25,16 @@ var policyKeys = []string{"name", "description", "priority", "match", "group_by"
 	"acknowledge_on_answer", "people", "roster", "steps", "repeat", "ack_timeout", "active_time", "maintenance"}
 
 // policy decodes one YAML document into a Policy, reporting every problem.
-// It returns nil when the document is not a mapping at all.
-func (d *decoder) policy(n *yaml.Node) *Policy {
+// It returns nil when the document is not a mapping at all. The people its
+// steps and roster name, the rosters they name and the via entries are
+// checked when the policy is linked to the people and rosters of every file.
+func (d *decoder) policy(n *yaml.Node) *rawPolicy {
 	f, _, ok := d.Fields(n, "", policyKeys...)
 	if !ok {
 		return nil
 	}
 	p := &Policy{File: d.File, pos: d.Pos(n, "name")}
+	rp := &rawPolicy{p: p, d: d}
 	if v := f["name"]; v == nil {
 		d.Add(n, "name", "is required")
 	} else if s, ok := d.NonEmpty(v, "name"); ok {
@@ -73,16 +74,21 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 		p.AckTimeout = d.ackTimeout(v)
 	}
 	if v := f["active_time"]; v != nil {
-		p.ActiveTime = d.activeTime(v)
+		p.ActiveTime = d.activeTime(v, "active_time")
 	}
 	if v := f["maintenance"]; v != nil {
 		p.Maintenance = d.maintenance(v)
 	}
 	if v := f["people"]; v != nil {
-		p.People = d.people(v)
+		rp.own = d.people(v, "people", p.Name)
 	}
 	if v := f["roster"]; v != nil {
-		p.Roster = d.roster(v, p.People)
+		if v.Kind == yaml.ScalarNode && v.Tag == "!!str" {
+			d.Add(v, "roster", "must be a mapping (the policy's own roster): to use the shared roster %q, name it in a step: notify: {oncall: %s} or {roster: %s}", v.Value, v.Value, v.Value)
+		} else if rr := d.roster(v, "roster"); rr != nil {
+			rp.roster = rr
+			p.Roster = rr.r
+		}
 	}
 	if v := f["steps"]; v == nil {
 		d.Add(n, "steps", "is required: a policy needs at least one step")
@@ -90,11 +96,15 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 		if len(items) == 0 {
 			d.Add(v, "steps", "must have at least one step")
 		}
+		p.Steps = make([]Step, 0, len(items))
 		for i, it := range items {
-			p.Steps = append(p.Steps, d.step(it, yamlx.Index("steps", i), p))
+			s, rs := d.step(it, yamlx.Index("steps", i), rp)
+			p.Steps = append(p.Steps, s)
+			rs.i = i
+			rp.steps = append(rp.steps, rs)
 		}
 	}
-	return p
+	return rp
 }
 
 func (d *decoder) match(n *yaml.Node, m *Match) {
@@ -142,116 +152,4 @@ func (d *decoder) labelMapNodes(n *yaml.Node, path string) (map[string]string, [
 		}
 	}
 	return out, keys, vals
-}
-
-func (d *decoder) people(n *yaml.Node) map[string]provider.Person {
-	keys, vals := d.Entries(n, "people")
-	out := make(map[string]provider.Person, len(keys))
-	for i, k := range keys {
-		path := yamlx.Join("people", k.Value)
-		if !namePattern.MatchString(k.Value) || k.Value == NotifyOnCall || k.Value == NotifyRoster {
-			d.Add(k, path, "%q cannot name a person: use letters, digits, '-', '_' or '.', and not oncall or roster", k.Value)
-		}
-		f, _, ok := d.Fields(vals[i], path, "phone")
-		if !ok {
-			continue
-		}
-		pn := f["phone"]
-		if pn == nil {
-			d.Add(vals[i], yamlx.Join(path, "phone"), "is required")
-			continue
-		}
-		s, ok := d.Str(pn, yamlx.Join(path, "phone"))
-		if !ok {
-			continue
-		}
-		e164, err := phone.Parse(s)
-		if err != nil {
-			d.Add(pn, yamlx.Join(path, "phone"), "%v", err)
-			continue
-		}
-		out[k.Value] = provider.Person{Name: k.Value, Phone: e164}
-	}
-	return out
-}
-
-func (d *decoder) person(n *yaml.Node, path string, people map[string]provider.Person) (string, bool) {
-	s, ok := d.NonEmpty(n, path)
-	if !ok {
-		return "", false
-	}
-	if _, def := people[s]; !def {
-		d.Add(n, path, "undefined person %q (define it under people)", s)
-		return s, false
-	}
-	return s, true
-}
-
-func (d *decoder) roster(n *yaml.Node, people map[string]provider.Person) *Roster {
-	f, _, ok := d.Fields(n, "roster", "people", "handoff", "start", "time_zone", "overrides")
-	if !ok {
-		return nil
-	}
-	r := &Roster{People: []string{}}
-	if v := f["people"]; v == nil {
-		d.Add(n, "roster.people", "is required (it may be an empty list)")
-	} else if items, ok := d.List(v, "roster.people"); ok {
-		for i, it := range items {
-			if s, ok := d.person(it, yamlx.Index("roster.people", i), people); ok {
-				r.People = append(r.People, s)
-			}
-		}
-	}
-	if v := f["handoff"]; v == nil {
-		d.Add(n, "roster.handoff", "is required: daily, weekly or a Go duration")
-	} else if s, ok := d.Str(v, "roster.handoff"); ok {
-		if _, _, err := parseHandoff(s); err != nil {
-			d.Add(v, "roster.handoff", "%v", err)
-		}
-		r.Handoff = s
-	}
-	if v := f["time_zone"]; v != nil {
-		if s, ok := d.Str(v, "roster.time_zone"); ok {
-			if _, err := time.LoadLocation(s); err != nil || s == "Local" {
-				d.Add(v, "roster.time_zone", "unknown time zone %q: use an IANA name such as Asia/Tokyo", s)
-			} else {
-				r.TimeZone = s
-			}
-		}
-	}
-	if v := f["start"]; v == nil {
-		d.Add(n, "roster.start", "is required: when the first person's first shift begins")
-	} else {
-		r.Start, _ = d.Timestamp(v, "roster.start")
-	}
-	if v := f["overrides"]; v != nil {
-		items, _ := d.List(v, "roster.overrides")
-		for i, it := range items {
-			path := yamlx.Index("roster.overrides", i)
-			of, _, ok := d.Fields(it, path, "person", "start", "end")
-			if !ok {
-				continue
-			}
-			var o Override
-			if pv := of["person"]; pv != nil {
-				o.Person, _ = d.person(pv, yamlx.Join(path, "person"), people)
-			}
-			okS, okE := false, false
-			if sv := of["start"]; sv == nil {
-				d.Add(it, yamlx.Join(path, "start"), "is required")
-			} else {
-				o.Start, okS = d.Timestamp(sv, yamlx.Join(path, "start"))
-			}
-			if ev := of["end"]; ev == nil {
-				d.Add(it, yamlx.Join(path, "end"), "is required")
-			} else {
-				o.End, okE = d.Timestamp(ev, yamlx.Join(path, "end"))
-				if okS && okE && !o.End.After(o.Start) {
-					d.Add(ev, yamlx.Join(path, "end"), "must be after start")
-				}
-			}
-			r.Overrides = append(r.Overrides, o)
-		}
-	}
-	return r
 }

@@ -28,9 +28,9 @@ func (d *decoder) ackTimeout(n *yaml.Node) time.Duration {
 	return v
 }
 
-// activeTime reads active_time: one window, or a list of them.
-func (d *decoder) activeTime(n *yaml.Node) []TimeWindow {
-	const path = "active_time"
+// activeTime reads active_time (or a layer's restrict, at path): one
+// window, or a list of them.
+func (d *decoder) activeTime(n *yaml.Node, path string) []TimeWindow {
 	n = yamlx.Resolve(n)
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -40,7 +40,11 @@ func (d *decoder) activeTime(n *yaml.Node) []TimeWindow {
 	case yaml.SequenceNode:
 		items, _ := d.List(n, path)
 		if len(items) == 0 {
-			d.Add(n, path, "must have at least one window (leave active_time out for a policy active at all times)")
+			if path == "active_time" {
+				d.Add(n, path, "must have at least one window (leave active_time out for a policy active at all times)")
+			} else {
+				d.Add(n, path, "must have at least one window (leave restrict out for a layer on call at all times)")
+			}
 		}
 		var out []TimeWindow
 		for i, it := range items {

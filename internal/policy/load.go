@@ -30,20 +30,37 @@ type Options struct {
 	Configured map[string]bool
 }
 
-// File is what one policy file holds: policies and heartbeat monitors.
+// File is what policy files hold: policies, heartbeat monitors, people
+// files and shared rosters.
 type File struct {
 	Policies   []*Policy
 	Heartbeats []*Heartbeat
+	// People are the people files (documents whose top-level key is
+	// people), in the order read.
+	People []*PeopleFile
+	// Rosters are the shared rosters (documents whose top-level key is
+	// roster), in the order read.
+	Rosters []*Roster
 }
 
-// ParseFileWith reads the policies and heartbeat monitors of one YAML file
-// (one per document; a file may hold several documents separated by ---),
-// validating against opt. A document whose top-level mapping has the key
-// heartbeat is a monitor; any other is a policy. name is the file name used
-// in problems. The error, when not nil, is Problems.
+// ParseFileWith reads the policies, heartbeat monitors, people files and
+// shared rosters of one YAML file (one per document; a file may hold several
+// documents separated by ---), validating against opt. A document whose
+// top-level mapping has the key heartbeat is a monitor; one whose key roster
+// holds a name is a shared roster; one with the key people and neither name
+// nor steps is a people file; any other is a policy. The file's policies may
+// name the people and rosters it defines, and no others. name is the file
+// name used in problems. The error, when not nil, is Problems.
 func ParseFileWith(opt Options, name string, data []byte) (File, error) {
+	rf := parseFile(opt, name, data)
+	out := link([]*rawFile{rf})
+	return out, rf.d.Problems.Err()
+}
+
+// parseFile reads the documents of one file; their names are checked by link.
+func parseFile(opt Options, name string, data []byte) *rawFile {
 	d := &decoder{Decoder: &yamlx.Decoder{File: name}, providers: opt.Providers}
-	var out File
+	rf := &rawFile{d: d}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
@@ -58,24 +75,37 @@ func ParseFileWith(opt Options, name string, data []byte) (File, error) {
 		if len(doc.Content) == 0 {
 			continue
 		}
-		if isHeartbeat(doc.Content[0]) {
-			if h := d.heartbeat(doc.Content[0]); h != nil {
-				out.Heartbeats = append(out.Heartbeats, h)
+		top := doc.Content[0]
+		switch {
+		case isHeartbeat(top):
+			if h := d.heartbeat(top); h != nil {
+				rf.heartbeats = append(rf.heartbeats, h)
 			}
-			continue
-		}
-		if p := d.policy(doc.Content[0]); p != nil {
-			out.Policies = append(out.Policies, p)
+		case isRoster(top):
+			if rr := d.sharedRoster(top); rr != nil {
+				rf.rosters = append(rf.rosters, rr)
+			}
+		case isPeople(top):
+			if pf, defs := d.peopleFile(top); pf != nil {
+				rf.people = append(rf.people, pf)
+				rf.defs = append(rf.defs, defs...)
+			}
+		default:
+			if rp := d.policy(top); rp != nil {
+				rf.policies = append(rf.policies, rp)
+				rf.defs = append(rf.defs, rp.own...)
+			}
 		}
 	}
-	if len(out.Policies) == 0 && len(out.Heartbeats) == 0 && len(d.Problems) == 0 {
-		d.Add(nil, "", "no policy or heartbeat in file")
+	if len(rf.policies) == 0 && len(rf.heartbeats) == 0 && len(rf.people) == 0 && len(rf.rosters) == 0 && len(d.Problems) == 0 {
+		d.Add(nil, "", "no policy, heartbeat, people or roster in file")
 	}
-	return out, d.Problems.Err()
+	return rf
 }
 
 // ParseWith reads the policies of one YAML file, as ParseFileWith, leaving
-// out its heartbeat monitors (which are validated all the same).
+// out its heartbeat monitors, people files and rosters (which are validated
+// all the same).
 func ParseWith(opt Options, name string, data []byte) ([]*Policy, error) {
 	f, err := ParseFileWith(opt, name, data)
 	return f.Policies, err
@@ -129,10 +159,13 @@ func yamlAllowed(r rune) bool {
 	return false
 }
 
-// LoadWith reads every policy and heartbeat monitor from paths: files, or directories whose *.yaml
-// and *.yml files are read (not recursively), in name order, validating
-// against opt. It reports every problem of every file at once; the error,
-// when not nil, is Problems.
+// LoadWith reads every policy, heartbeat monitor, people file and shared
+// roster from paths: files, or directories whose *.yaml and *.yml files are
+// read (not recursively), in name order, validating against opt. Every
+// policy may name the people and rosters of every file. It reports every
+// problem of every file at once, and returns a set only when there is none:
+// a problem in one file (a people file or a roster used by every policy)
+// makes the whole set invalid. The error, when not nil, is Problems.
 func LoadWith(opt Options, paths ...string) (*Set, error) {
 	files, probs := expand(paths)
 	set, err := loadFiles(opt, files)
@@ -191,8 +224,7 @@ func unwrapPath(err error) error {
 }
 
 func loadFiles(opt Options, files []string) (*Set, error) {
-	var all []*Policy
-	var beats []*Heartbeat
+	var raw []*rawFile
 	var probs Problems
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -200,18 +232,16 @@ func loadFiles(opt Options, files []string) (*Set, error) {
 			probs = append(probs, Problem{File: f, Msg: fmt.Sprintf("cannot read: %v", unwrapPath(err))})
 			continue
 		}
-		pf, err := ParseFileWith(opt, f, data)
-		var pp Problems
-		if errors.As(err, &pp) {
-			probs = append(probs, pp...)
-		}
-		all = append(all, pf.Policies...)
-		beats = append(beats, pf.Heartbeats...)
+		raw = append(raw, parseFile(opt, f, data))
+	}
+	all := link(raw)
+	for _, rf := range raw {
+		probs = append(probs, rf.d.Problems...)
 	}
 	if opt.Configured != nil {
-		probs = append(probs, strict(all, opt.Configured)...)
+		probs = append(probs, strict(all.Policies, opt.Configured)...)
 	}
-	set, err := NewSet(all, beats...)
+	set, err := NewFileSet(all)
 	var pp Problems
 	if errors.As(err, &pp) {
 		probs = append(probs, pp...)

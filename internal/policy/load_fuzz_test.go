@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func FuzzPolicy(f *testing.F) {
 			if p.File != fuzzFile || p.Msg == "" {
 				t.Fatalf("problem without file or message: %+v", p)
 			}
-			if p.Line <= 0 && p.Msg != "no policy or heartbeat in file" {
+			if p.Line <= 0 && p.Msg != "no policy, heartbeat, people or roster in file" {
 				t.Fatalf("problem without a line: %q", p.String())
 			}
 			if want := fmt.Sprintf("%s:%d", fuzzFile, p.Line); p.Line > 0 && !strings.HasPrefix(p.String(), want) {
@@ -101,6 +102,12 @@ func checkAccepted(t *testing.T, data []byte, set *Set) {
 		set.Explain(ev)
 		set.Strict(map[string]bool{"iotcall": true})
 		for _, now := range fuzzTimes {
+			for _, r := range rostersOf(p) {
+				oc := r.OnCallAt(now, 3)
+				if !oc.Until.IsZero() && !oc.Until.After(now) || !oc.Since.IsZero() && oc.Since.After(now) {
+					t.Fatalf("%s: on call at %s from %s until %s", p.Name, now, oc.Since, oc.Until)
+				}
+			}
 			runPlan(t, p, now)
 			runPlan(t, &q, now)
 			checkTimes(t, set, p, &q, ev, now)
@@ -185,7 +192,7 @@ func runPlan(t *testing.T, p *Policy, now time.Time) {
 				t.Fatalf("%s: run %+v", p.Name, d.Run)
 			}
 			for _, who := range d.Run.People {
-				if p.People[who.Name] != who {
+				if !reflect.DeepEqual(p.People[who.Name], who) {
 					t.Fatalf("%s: calls %+v, not defined in the policy", p.Name, who)
 				}
 			}
@@ -205,4 +212,16 @@ func runPlan(t *testing.T, p *Policy, now time.Time) {
 		st, now = d.State, d.NextAt
 		in = Input{Kind: Timer, At: d.NextAt}
 	}
+}
+
+// rostersOf returns the policy's own roster and the shared ones it uses.
+func rostersOf(p *Policy) []*Roster {
+	var out []*Roster
+	if p.Roster != nil {
+		out = append(out, p.Roster)
+	}
+	for _, name := range sortedKeys(p.Rosters) {
+		out = append(out, p.Rosters[name])
+	}
+	return out
 }

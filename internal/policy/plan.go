@@ -84,6 +84,13 @@ type StepRun struct {
 	PassOn       bool              `json:"pass_on,omitempty"`
 	Via          []provider.Via    `json:"via"`
 	Wait         time.Duration     `json:"wait"`
+	// RoundRobin, for a step of strategy provider.RoundRobin, is the key of
+	// the position the engine keeps for its candidates: "roster/<name>" for
+	// a shared roster, "policy/<policy>/roster" for the policy's own,
+	// "policy/<policy>/step/<index>" for a list. People are then every
+	// candidate, in an order that does not move with the hand-offs; the
+	// engine calls People[position % len(People)], as provider.Single.
+	RoundRobin string `json:"round_robin,omitempty"`
 }
 
 // SkippedStep is a step skipped at once because it resolved to nobody.
@@ -195,7 +202,14 @@ func enter(p *Policy, st State, step, loop int, now time.Time) Decision {
 			return d
 		}
 		s := p.Steps[step]
-		people, reason := p.Resolve(s.Notify, now)
+		var people []provider.Person
+		var reason, key string
+		if s.Strategy == provider.RoundRobin {
+			people, reason = p.Candidates(s.Notify)
+			key = roundRobinKey(p, step, s.Notify)
+		} else {
+			people, reason = p.Resolve(s.Notify, now)
+		}
 		if len(people) == 0 {
 			d.Skipped = append(d.Skipped, SkippedStep{Step: step, Loop: loop, Reason: reason})
 			step++
@@ -204,7 +218,7 @@ func enter(p *Policy, st State, step, loop int, now time.Time) Decision {
 		st.Step, st.Loop, st.StepStartedAt, st.NextAt = step, loop, now, now.Add(s.Wait)
 		d.State, d.NextAt = st, st.NextAt
 		d.Run = &StepRun{Step: step, Loop: loop, People: people, Strategy: s.Strategy,
-			StopOnAnswer: s.StopOnAnswer, PassOn: s.PassOn, Via: s.Via, Wait: s.Wait}
+			StopOnAnswer: s.StopOnAnswer, PassOn: s.PassOn, Via: s.Via, Wait: s.Wait, RoundRobin: key}
 		return d
 	}
 	st.Status, st.NextAt, st.EndedAt = Exhausted, time.Time{}, now
@@ -217,31 +231,68 @@ func enter(p *Policy, st State, step, loop int, now time.Time) Decision {
 // or nobody with the reason.
 func (p *Policy) Resolve(nt Notify, t time.Time) ([]provider.Person, string) {
 	var names []string
+	r := p.rosterOf(nt)
 	switch nt.Kind {
 	case NotifyPeople:
 		names = nt.People
 	case NotifyOnCall:
-		if name, ok := p.Roster.OnCall(t); ok {
-			names = []string{name}
-		}
+		names = r.OnCall(t)
 	case NotifyRoster:
-		names = p.Roster.Order(t)
+		names = r.Order(t)
 	}
-	var out []provider.Person
-	for _, n := range names {
-		if pp, ok := p.People[n]; ok {
-			out = append(out, pp)
-		}
-	}
-	if len(out) > 0 {
+	if out := persons(names, p.People); len(out) > 0 {
 		return out, ""
 	}
-	switch {
-	case p.Roster == nil:
-		return nil, fmt.Sprintf("notify %s: the policy has no roster", nt.Kind)
-	case len(p.Roster.People) == 0:
-		return nil, "the roster is empty"
-	default:
-		return nil, "nobody is on call (an override without a person covers this time)"
+	if nt.Kind == NotifyPeople {
+		return nil, "none of the people listed is defined"
 	}
+	return nil, p.nobody(nt, r, t)
+}
+
+// Candidates returns the people a round_robin step goes round, in a fixed
+// order (the list's; a roster's members in definition order, the base
+// first, then each layer, each once), or nobody with the reason.
+func (p *Policy) Candidates(nt Notify) ([]provider.Person, string) {
+	if out := persons(candidates(nt, p), p.People); len(out) > 0 {
+		return out, ""
+	}
+	if nt.Kind == NotifyPeople {
+		return nil, "none of the people listed is defined"
+	}
+	r := p.rosterOf(nt)
+	if r == nil {
+		return nil, p.nobody(nt, r, time.Time{})
+	}
+	return nil, rosterName(nt) + " has no rotation people to go round"
+}
+
+// nobody says why a roster step resolved to nobody at t.
+func (p *Policy) nobody(nt Notify, r *Roster, t time.Time) string {
+	switch {
+	case r == nil && nt.Roster != "":
+		return fmt.Sprintf("notify %s: roster %s is not in the policy", nt.Kind, nt.Roster)
+	case r == nil:
+		return fmt.Sprintf("notify %s: the policy has no roster", nt.Kind)
+	case len(r.Everyone()) == 0:
+		return rosterName(nt) + " is empty"
+	}
+	if c := r.cover(t); c.Source == SourceOverride {
+		if nt.Roster != "" {
+			return fmt.Sprintf("nobody is on call in roster %s (an override without a person covers this time)", nt.Roster)
+		}
+		return "nobody is on call (an override without a person covers this time)"
+	}
+	if nt.Roster != "" {
+		return fmt.Sprintf("nobody is on call in roster %s (no layer covers this time, and the base rotation has nobody)", nt.Roster)
+	}
+	return "nobody is on call (no layer covers this time, and the base rotation has nobody)"
+}
+
+// rosterName writes which roster a notify means: "roster db-primary", "the
+// roster".
+func rosterName(nt Notify) string {
+	if nt.Roster != "" {
+		return "roster " + nt.Roster
+	}
+	return "the roster"
 }

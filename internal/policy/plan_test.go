@@ -45,7 +45,7 @@ func TestPlan(t *testing.T) {
 	team := loadTeam(t)
 	// The roster's people are gone: oncall and roster steps have nobody.
 	empty := loadTeam(t)
-	empty.Roster = &Roster{People: []string{}, Handoff: HandoffDaily, Start: empty.Roster.Start}
+	empty.Roster = &Roster{Rotation: Rotation{People: []string{}, Handoff: HandoffDaily, Start: empty.Roster.Start}}
 	only := &Policy{Name: "only", People: team.People, Roster: empty.Roster,
 		Steps: []Step{{Notify: Notify{Kind: NotifyOnCall}, Strategy: provider.Single, Wait: time.Minute}}}
 	repage := loadTeam(t)

@@ -43,10 +43,14 @@ type Policy struct {
 	// AcknowledgeOnAnswer makes a provider's "answered" report count as an
 	// acknowledgement.
 	AcknowledgeOnAnswer bool `json:"acknowledge_on_answer,omitempty"`
-	// People are the named targets, by name.
+	// People are the named targets, by name: the policy's own people and
+	// the people of the people files it uses (in its steps, its roster and
+	// the shared rosters it names), so that its snapshot holds everyone.
 	People map[string]provider.Person `json:"people,omitempty"`
-	// Roster is the optional on-call rotation.
+	// Roster is the policy's own roster, if any.
 	Roster *Roster `json:"roster,omitempty"`
+	// Rosters are the shared rosters its steps name, by name.
+	Rosters map[string]*Roster `json:"rosters,omitempty"`
 	// Steps run in order; after the last, they run again Repeat more times.
 	Steps  []Step `json:"steps"`
 	Repeat int    `json:"repeat,omitempty"`
@@ -100,23 +104,31 @@ type Heartbeat struct {
 const (
 	// NotifyPeople calls the people listed by name.
 	NotifyPeople = "people"
-	// NotifyOnCall calls whoever is on call at the moment the step starts.
+	// NotifyOnCall calls whoever is on call in a roster at the moment the
+	// step starts.
 	NotifyOnCall = "oncall"
 	// NotifyRoster calls the whole roster, starting from whoever is on call.
 	NotifyRoster = "roster"
 )
 
-// Notify is a step's target: named people, the on-call person, or the roster.
+// Notify is a step's target: named people, who is on call in a roster, or
+// the whole roster.
 type Notify struct {
 	// Kind is NotifyPeople, NotifyOnCall or NotifyRoster.
 	Kind string `json:"kind"`
 	// People are the names, in order, when Kind is NotifyPeople.
 	People []string `json:"people,omitempty"`
+	// Roster names the shared roster of NotifyOnCall or NotifyRoster
+	// ({oncall: <roster>}, {roster: <roster>}); empty: the policy's own.
+	Roster string `json:"roster,omitempty"`
 }
 
 // Step is one stage of an escalation.
 type Step struct {
-	Notify   Notify            `json:"notify"`
+	Notify Notify `json:"notify"`
+	// Strategy is how the people are called; provider.RoundRobin calls one
+	// of them per escalation, in turn (Plan gives every candidate and the
+	// key of the position; the engine picks).
 	Strategy provider.Strategy `json:"strategy"`
 	// StopOnAnswer (broadcast): stop calling the others as soon as one answers.
 	StopOnAnswer bool `json:"stop_on_answer,omitempty"`

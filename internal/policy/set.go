@@ -14,6 +14,33 @@ type Set struct {
 	Policies []*Policy `json:"policies"`
 	// Heartbeats are the heartbeat monitors, by name order.
 	Heartbeats []*Heartbeat `json:"heartbeats,omitempty"`
+	// People are the people files, in the order read.
+	People []*PeopleFile `json:"people,omitempty"`
+	// Rosters are the shared rosters, by name order.
+	Rosters []*Roster `json:"rosters,omitempty"`
+}
+
+// NewFileSet is NewSet of f's policies and heartbeat monitors, with its
+// people files and shared rosters (whose names link has checked).
+func NewFileSet(f File) (*Set, error) {
+	s, err := NewSet(f.Policies, f.Heartbeats...)
+	if err != nil {
+		return nil, err
+	}
+	s.People = f.People
+	s.Rosters = append([]*Roster(nil), f.Rosters...)
+	sort.SliceStable(s.Rosters, func(i, j int) bool { return s.Rosters[i].Name < s.Rosters[j].Name })
+	return s, nil
+}
+
+// Roster returns the shared roster named name.
+func (s *Set) Roster(name string) (*Roster, bool) {
+	for _, r := range s.Rosters {
+		if r.Name == name {
+			return r, true
+		}
+	}
+	return nil, false
 }
 
 // NewSet orders policies for matching and heartbeats by name, and checks

@@ -2,6 +2,7 @@ package policy
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/escalator-oss/escalator/internal/provider"
@@ -11,25 +12,45 @@ import (
 
 var stepKeys = []string{"notify", "strategy", "stop_on_answer", "pass_on", "via", "wait"}
 
-func (d *decoder) step(n *yaml.Node, path string, p *Policy) Step {
+// rawStep is a step as read: the names and the roster it notifies, and its
+// via entries, checked and decoded when the files are linked.
+type rawStep struct {
+	i      int
+	path   string
+	n      *yaml.Node
+	notify *yaml.Node
+	refs   []ref // the people listed
+	roster *ref  // the shared roster named
+	via    *yaml.Node
+}
+
+// step reads one step. Its people, its roster and its via entries are
+// checked by link.
+func (d *decoder) step(n *yaml.Node, path string, rp *rawPolicy) (Step, *rawStep) {
 	var s Step
+	rs := &rawStep{path: path, n: n}
 	f, _, ok := d.Fields(n, path, stepKeys...)
 	if !ok {
-		return s
+		return s, rs
 	}
 	if v := f["notify"]; v == nil {
-		d.Add(n, yamlx.Join(path, "notify"), "is required: a list of people, oncall or roster")
+		d.Add(n, yamlx.Join(path, "notify"), "is required: a list of people, oncall, roster, {oncall: <roster>} or {roster: <roster>}")
 	} else {
-		s.Notify = d.notify(v, yamlx.Join(path, "notify"), p)
+		rs.notify = v
+		s.Notify = d.notify(v, yamlx.Join(path, "notify"), rp, rs)
 	}
 	s.Strategy = provider.Single
 	if v := f["strategy"]; v != nil {
 		if st, ok := d.Str(v, yamlx.Join(path, "strategy")); ok {
 			switch provider.Strategy(st) {
-			case provider.Single, provider.Broadcast, provider.Rotation:
+			case provider.Single, provider.Broadcast, provider.Rotation, provider.RoundRobin:
 				s.Strategy = provider.Strategy(st)
 			default:
-				d.Add(v, yamlx.Join(path, "strategy"), "must be single, broadcast or rotation, got %q", st)
+				d.Add(v, yamlx.Join(path, "strategy"), "must be single, broadcast, rotation or round_robin, got %q", st)
+			}
+			if s.Strategy == provider.RoundRobin && s.Notify.Kind == NotifyOnCall {
+				d.Add(v, yamlx.Join(path, "strategy"), "round_robin calls one person per escalation, in turn, from a list or a roster; "+
+					"oncall is already one choice: notify a roster ({roster: <roster>} or roster) to go round it, or use strategy single")
 			}
 		}
 	}
@@ -56,94 +77,183 @@ func (d *decoder) step(n *yaml.Node, path string, p *Policy) Step {
 		}
 		s.Wait = w
 	}
-	targets := stepTargets(s.Notify, p)
-	if n := callCount(s.Notify, targets); s.Strategy == provider.Single && n > 1 {
-		if s.Notify.Kind == NotifyRoster {
-			d.Add(f["notify"], yamlx.Join(path, "notify"), "strategy single calls one person, but the roster has %d: notify oncall instead", n)
-		} else {
-			d.Add(f["notify"], yamlx.Join(path, "notify"), "strategy single calls one person, but %d are listed: use broadcast or rotation", n)
-		}
-	}
 	if v := f["via"]; v == nil {
 		d.Add(n, yamlx.Join(path, "via"), "is required: the providers to call through, in fallback order")
-	} else if items, ok := d.List(v, yamlx.Join(path, "via")); ok {
-		if len(items) == 0 {
-			d.Add(v, yamlx.Join(path, "via"), "must name at least one provider")
-		}
-		for i, it := range items {
-			if via, pos, ok := d.via(it, yamlx.Index(yamlx.Join(path, "via"), i), s, targets, p); ok {
-				s.Via, s.viaPos = append(s.Via, via), append(s.viaPos, pos)
-			}
-		}
+	} else {
+		rs.via = v
 	}
-	return s
+	return s, rs
 }
 
-func (d *decoder) notify(n *yaml.Node, path string, p *Policy) Notify {
-	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
-		switch n.Value {
-		case NotifyOnCall, NotifyRoster:
-			if p.Roster == nil {
-				d.Add(n, path, "%s needs a roster: define one under roster", n.Value)
-			}
-			return Notify{Kind: n.Value}
+func (d *decoder) notify(n *yaml.Node, path string, rp *rawPolicy, rs *rawStep) Notify {
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!str" && (n.Value == NotifyOnCall || n.Value == NotifyRoster):
+		if rp.p.Roster == nil {
+			d.Add(n, path, "%s needs a roster: define one under roster, or name a shared one: {%s: <roster>}", n.Value, n.Value)
 		}
-	}
-	if n.Kind != yaml.SequenceNode {
-		d.Add(n, path, "must be a list of people, oncall or roster, got %s", yamlx.Describe(n))
+		return Notify{Kind: n.Value}
+	case n.Kind == yaml.MappingNode:
+		f, _, ok := d.Fields(n, path, NotifyOnCall, NotifyRoster)
+		if !ok {
+			return Notify{}
+		}
+		if len(f) != 1 {
+			if len(f) > 1 || len(n.Content) == 0 {
+				d.Add(n, path, "must name one shared roster: {oncall: <roster>} (who is on call in it) or {roster: <roster>} (the whole roster)")
+			}
+			return Notify{}
+		}
+		for kind, v := range f {
+			name, ok := d.NonEmpty(v, yamlx.Join(path, kind))
+			if !ok {
+				return Notify{}
+			}
+			rs.roster = &ref{name: name, n: v, path: yamlx.Join(path, kind)}
+			return Notify{Kind: kind, Roster: name}
+		}
+	case n.Kind != yaml.SequenceNode:
+		d.Add(n, path, "must be a list of people, oncall, roster, {oncall: <roster>} or {roster: <roster>}, got %s", yamlx.Describe(n))
 		return Notify{}
 	}
 	nt := Notify{Kind: NotifyPeople}
-	seen := map[string]bool{}
 	items, _ := d.List(n, path)
 	if len(items) == 0 {
 		d.Add(n, path, "must name at least one person")
 	}
 	for i, it := range items {
-		name, ok := d.person(it, yamlx.Index(path, i), p.People)
+		name, ok := d.NonEmpty(it, yamlx.Index(path, i))
 		if !ok {
 			continue
 		}
-		if seen[name] {
+		if slices.Contains(nt.People, name) {
 			d.Add(it, yamlx.Index(path, i), "%q is listed twice", name)
 			continue
 		}
-		seen[name] = true
 		nt.People = append(nt.People, name)
+		rs.refs = append(rs.refs, ref{name: name, n: it, path: yamlx.Index(path, i)})
 	}
 	return nt
 }
 
-// stepTargets returns everyone a step may call: its listed people, the
-// roster's people, or anyone who may be on call (overrides included).
+// rosterOf returns the roster a step's notify resolves: the shared roster
+// it names, or the policy's own; nil when it has none.
+func (p *Policy) rosterOf(nt Notify) *Roster {
+	if nt.Roster != "" {
+		return p.Rosters[nt.Roster]
+	}
+	return p.Roster
+}
+
+// stepTargets returns everyone a step may call: its listed people, or
+// everyone its roster may put on call (overrides included).
 func stepTargets(nt Notify, p *Policy) []string {
 	switch nt.Kind {
 	case NotifyPeople:
 		return nt.People
 	case NotifyOnCall, NotifyRoster:
-		if p.Roster == nil {
-			return nil
-		}
-		var out []string
-		for _, name := range p.Roster.People {
-			if !slices.Contains(out, name) {
-				out = append(out, name)
-			}
-		}
-		return out
+		return p.rosterOf(nt).Everyone()
 	}
 	return nil
 }
 
 // callCount is how many people a step calls at once at most.
-func callCount(nt Notify, targets []string) int {
-	if nt.Kind == NotifyOnCall {
-		return min(1, len(targets))
+func callCount(s Step, p *Policy) int {
+	if s.Strategy == provider.RoundRobin {
+		return min(1, len(persons(candidates(s.Notify, p), p.People)))
 	}
-	return len(targets)
+	switch s.Notify.Kind {
+	case NotifyPeople:
+		return len(persons(s.Notify.People, p.People))
+	case NotifyOnCall:
+		return p.rosterOf(s.Notify).MaxOnCall()
+	case NotifyRoster:
+		r := p.rosterOf(s.Notify)
+		members := r.Members()
+		n := len(members)
+		if r == nil {
+			return n
+		}
+		for _, o := range r.Overrides {
+			k := len(members)
+			for _, name := range o.Who() {
+				if !slices.Contains(members, name) {
+					k++
+				}
+			}
+			n = max(n, k)
+		}
+		return n
+	}
+	return 0
 }
 
-func (d *decoder) via(n *yaml.Node, path string, s Step, targets []string, p *Policy) (provider.Via, Problem, bool) {
+// candidates returns the people a round_robin step goes round, in a fixed
+// order: the list's, or the roster's members in definition order (base,
+// then layers, each once).
+func candidates(nt Notify, p *Policy) []string {
+	switch nt.Kind {
+	case NotifyPeople:
+		return nt.People
+	case NotifyRoster:
+		return p.rosterOf(nt).Members()
+	}
+	return nil
+}
+
+// roundRobinKey is the key of the position the engine keeps for a
+// round_robin step's candidates.
+func roundRobinKey(p *Policy, step int, nt Notify) string {
+	switch {
+	case nt.Kind == NotifyRoster && nt.Roster != "":
+		return "roster/" + nt.Roster
+	case nt.Kind == NotifyRoster:
+		return "policy/" + p.Name + "/roster"
+	}
+	return "policy/" + p.Name + "/step/" + strconv.Itoa(step)
+}
+
+// linkStep checks what a step's people and roster allow, then decodes its
+// via entries with what it will call.
+func (d *decoder) linkStep(rs *rawStep, p *Policy) {
+	s := &p.Steps[rs.i]
+	path := rs.path
+	if rs.notify != nil && s.Strategy == provider.Single {
+		if n := callCount(*s, p); n > 1 {
+			switch {
+			case s.Notify.Kind == NotifyRoster:
+				d.Add(rs.notify, yamlx.Join(path, "notify"), "strategy single calls one person, but the roster has %d: notify oncall instead", n)
+			case s.Notify.Kind == NotifyOnCall:
+				d.Add(rs.notify, yamlx.Join(path, "notify"), "strategy single calls one person, but the roster may have %d on call at once: use broadcast or rotation", n)
+			default:
+				d.Add(rs.notify, yamlx.Join(path, "notify"), "strategy single calls one person, but %d are listed: use broadcast or rotation", n)
+			}
+		}
+	}
+	if rs.via == nil {
+		return
+	}
+	items, ok := d.List(rs.via, yamlx.Join(path, "via"))
+	if !ok {
+		return
+	}
+	if len(items) == 0 {
+		d.Add(rs.via, yamlx.Join(path, "via"), "must name at least one provider")
+	}
+	step := provider.Step{Strategy: s.Strategy, StopOnAnswer: s.StopOnAnswer, PassOn: s.PassOn,
+		AtOnce: callCount(*s, p), People: persons(stepTargets(s.Notify, p), p.People)}
+	if s.Strategy == provider.RoundRobin {
+		// The engine picks one of the candidates and places it as single.
+		step.Strategy = provider.Single
+		step.People = persons(candidates(s.Notify, p), p.People)
+	}
+	for i, it := range items {
+		if via, pos, ok := d.via(it, yamlx.Index(yamlx.Join(path, "via"), i), step); ok {
+			s.Via, s.viaPos = append(s.Via, via), append(s.viaPos, pos)
+		}
+	}
+}
+
+func (d *decoder) via(n *yaml.Node, path string, step provider.Step) (provider.Via, Problem, bool) {
 	names := d.providers.Names()
 	f, keys, ok := d.Fields(n, path, names...)
 	if !ok {
@@ -155,8 +265,6 @@ func (d *decoder) via(n *yaml.Node, path string, s Step, targets []string, p *Po
 	}
 	for name, v := range f {
 		vp := yamlx.Join(path, name)
-		step := provider.Step{Strategy: s.Strategy, StopOnAnswer: s.StopOnAnswer, PassOn: s.PassOn,
-			AtOnce: callCount(s.Notify, targets), People: persons(everyone(s.Notify, targets, p), p.People)}
 		settings := d.providers.Lookup(name).Decode(d.Decoder, v, keys[name], vp, step)
 		return provider.Via{Provider: name, Settings: settings}, d.Pos(keys[name], vp), true
 	}
@@ -180,19 +288,6 @@ func persons(names []string, people map[string]provider.Person) []provider.Perso
 	for _, n := range names {
 		if pp, ok := people[n]; ok {
 			out = append(out, pp)
-		}
-	}
-	return out
-}
-
-// everyone is each person a step may ever call, with on-call overrides.
-func everyone(nt Notify, targets []string, p *Policy) []string {
-	out := append([]string(nil), targets...)
-	if nt.Kind != NotifyPeople && p.Roster != nil {
-		for _, o := range p.Roster.Overrides {
-			if o.Person != "" && !slices.Contains(out, o.Person) {
-				out = append(out, o.Person)
-			}
 		}
 	}
 	return out

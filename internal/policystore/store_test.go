@@ -100,7 +100,7 @@ func TestReloadKeepsPreviousOnFailure(t *testing.T) {
 		problems = append(problems, e.ContextMap()["problem"].(string))
 	}
 	want := []string{
-		filepath.Join(dir, "b.yaml") + ":2:19: steps[0].notify[0]: undefined person \"x\" (define it under people)",
+		filepath.Join(dir, "b.yaml") + ":2:19: steps[0].notify[0]: undefined person \"x\" (define it under people, or in a people file)",
 		filepath.Join(dir, "b.yaml") + ":2:58: steps[0].wait: must be positive",
 	}
 	if strings.Join(problems, "\n") != strings.Join(want, "\n") {
@@ -184,10 +184,10 @@ func TestReloadChecksTheDeployment(t *testing.T) {
 	tests := []struct {
 		name, yaml, problem string
 	}{
-		{"unconfigured provider", "name: b\npeople: {p: {phone: \"+81 80-1234-5678\"}}\nsteps: [{notify: [p], via: [{yemot: {}}], wait: 1m}]\n",
+		{"unconfigured provider", "name: b\npeople: {q: {phone: \"+81 80-1234-5678\"}}\nsteps: [{notify: [q], via: [{yemot: {}}], wait: 1m}]\n",
 			":3:30: steps[0].via[0].yemot: provider yemot is not configured on this worker"},
-		{"country without an IoTCall id", "name: b\npeople: {p: {phone: \"+1 212-555-0123\"}}\nsteps: [{notify: [p], via: [{iotcall: {rule: r}}], wait: 1m}]\n",
-			":3:30: steps[0].via[0].iotcall: p's number +12125550123 cannot be called through IoTCall: IoTCall has no country id configured for +1"},
+		{"country without an IoTCall id", "name: b\npeople: {q: {phone: \"+1 212-555-0123\"}}\nsteps: [{notify: [q], via: [{iotcall: {rule: r}}], wait: 1m}]\n",
+			":3:30: steps[0].via[0].iotcall: q's number +12125550123 cannot be called through IoTCall: IoTCall has no country id configured for +1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -202,7 +202,7 @@ func TestReloadChecksTheDeployment(t *testing.T) {
 		})
 	}
 	// A country the deployment maps is fine.
-	write(t, dir, "b.yaml", "name: b\npeople: {p: {phone: \"+972 52-234-5678\"}}\nsteps: [{notify: [p], via: [{iotcall: {rule: r}}], wait: 1m}]\n")
+	write(t, dir, "b.yaml", "name: b\npeople: {q: {phone: \"+972 52-234-5678\"}}\nsteps: [{notify: [q], via: [{iotcall: {rule: r}}], wait: 1m}]\n")
 	if err := s.Reload(); err != nil {
 		t.Fatalf("Reload with a mapped country: %v", err)
 	}
