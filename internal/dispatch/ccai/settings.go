@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -75,7 +76,9 @@ func (Kind) Name() string { return Name }
 //   - a rotation needs answered detection (Kind.CheckAnswered) to know when
 //     a call has ended and to stop when someone answers;
 //   - the API documents no way to end a call or to pass one on, so
-//     stop_on_answer and pass_on cannot be honoured.
+//     stop_on_answer and pass_on cannot be honoured;
+//   - every number the platform would be asked to call (each person's
+//     numbers for ccai, Person.Numbers) must be one it takes.
 func (k Kind) Decode(d *yamlx.Decoder, n, at *yaml.Node, path string, step provider.Step) provider.Settings {
 	f, _, ok := d.Fields(n, path, "agents", "menu_id", "outbound_number", "lang", "ring")
 	if !ok {
@@ -133,8 +136,46 @@ func (k Kind) Decode(d *yamlx.Decoder, n, at *yaml.Node, path string, step provi
 		d.Add(at, path, "needs at least one agent or a menu_id")
 	}
 	k.checkStrategy(d, at, path, step, v)
+	for _, p := range step.People {
+		for _, n := range p.Numbers(Name) {
+			if err := dialable(n); err != nil {
+				d.Add(at, path, "%s's number %s cannot be called through CCAI Platform: %v", p.Name, n, err)
+			}
+		}
+	}
 	return v
 }
+
+// dialable tells whether CCAI Platform can be sent the number e164 as an
+// end_user_number. Numbers are looked at once (see dialables).
+func dialable(e164 string) error {
+	dialables.mu.Lock()
+	err, ok := dialables.m[e164]
+	dialables.mu.Unlock()
+	if ok {
+		return err
+	}
+	_, err = phone.CCAI(e164)
+	dialables.mu.Lock()
+	if len(dialables.m) >= memoSize {
+		clear(dialables.m)
+	}
+	dialables.m[e164] = err
+	dialables.mu.Unlock()
+	return err
+}
+
+// dialables memoizes dialable: policy check asks for every number of every
+// step through CCAI Platform, shared rosters put the same people in many
+// steps, and parsing a number costs tens of microseconds. Bounded by
+// memoSize.
+var dialables = struct {
+	mu sync.Mutex
+	m  map[string]error
+}{m: map[string]error{}}
+
+// memoSize bounds dialables: past it, it starts again empty.
+const memoSize = 1 << 14
 
 // checkStrategy refuses what CCAI Platform cannot do for the step, saying
 // why and what to use instead. stop_on_answer on another strategy than

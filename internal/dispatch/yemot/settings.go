@@ -2,6 +2,7 @@ package yemot
 
 import (
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -58,7 +59,8 @@ const (
 // tzintuk}`. ivr_path is required (the manual lists it among the required
 // parameters and gives it no default); the others are optional. A campaign
 // calls at most MaxPhones numbers and rings at most MaxRing, in whole
-// seconds.
+// seconds. Every number Yemot would dial (each person's numbers for Yemot,
+// Person.Numbers) must be one it can be sent.
 //
 // A strategy means the same on every provider, or the step is refused:
 //   - stop_on_answer: a Yemot campaign has no command to stop its other
@@ -105,8 +107,15 @@ func (k Kind) Decode(d *yamlx.Decoder, n, at *yaml.Node, path string, step provi
 	if x := f["tzintuk"]; x != nil {
 		v.Tzintuk = d.Bool(x, yamlx.Join(path, "tzintuk"))
 	}
-	if step.AtOnce > MaxPhones {
-		d.Add(at, path, "a Yemot campaign calls at most %d numbers, but this step calls %d", MaxPhones, step.AtOnce)
+	if n := atOnce(step); n > MaxPhones {
+		d.Add(at, path, "a Yemot campaign calls at most %d numbers, but this step calls %d", MaxPhones, n)
+	}
+	for _, p := range step.People {
+		for _, n := range p.Numbers(Name) {
+			if err := dialable(n); err != nil {
+				d.Add(at, path, "%s's number %s cannot be called through Yemot: %v", p.Name, n, err)
+			}
+		}
 	}
 	// An option on the wrong strategy is the step's problem, reported once
 	// by the policy package, not here again.
@@ -121,6 +130,54 @@ func (k Kind) Decode(d *yamlx.Decoder, n, at *yaml.Node, path string, step provi
 	}
 	return v
 }
+
+// atOnce is how many numbers the step has Yemot dial at once: one number
+// for each person called at once (a person's next number is dialled only
+// once the one before failed, in a campaign of its own), and a number two
+// people share once (the client merges them). When the step calls everyone
+// at once, those are the distinct first numbers of its people.
+func atOnce(step provider.Step) int {
+	if step.AtOnce < len(step.People) {
+		return step.AtOnce
+	}
+	first := make(map[string]bool, len(step.People))
+	for _, p := range step.People {
+		if ns := p.Numbers(Name); len(ns) > 0 {
+			first[ns[0]] = true
+		}
+	}
+	return len(first)
+}
+
+// dialable tells whether Yemot can be sent the number e164. Numbers are
+// looked at once (see dialables).
+func dialable(e164 string) error {
+	dialables.mu.Lock()
+	err, ok := dialables.m[e164]
+	dialables.mu.Unlock()
+	if ok {
+		return err
+	}
+	_, err = phone.Yemot(e164)
+	dialables.mu.Lock()
+	if len(dialables.m) >= memoSize {
+		clear(dialables.m)
+	}
+	dialables.m[e164] = err
+	dialables.mu.Unlock()
+	return err
+}
+
+// dialables memoizes dialable: policy check asks for every number of every
+// step through Yemot, shared rosters put the same people in many steps,
+// and parsing a number costs tens of microseconds. Bounded by memoSize.
+var dialables = struct {
+	mu sync.Mutex
+	m  map[string]error
+}{m: map[string]error{}}
+
+// memoSize bounds dialables: past it, it starts again empty.
+const memoSize = 1 << 14
 
 // String describes the settings in a few words, for `policy simulate`.
 func (s Settings) String() string {
