@@ -8,6 +8,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/dispatch/iotcall"
 	"github.com/escalator-oss/escalator/internal/provider"
+	"github.com/escalator-oss/escalator/internal/provider/providertest"
 	"github.com/escalator-oss/escalator/internal/yamlx"
 )
 
@@ -90,5 +91,30 @@ func TestPolicyCheckFollowsCountryIDs(t *testing.T) {
 		if got := decodeProblems(t, iotcall.Kind{CountryIDs: tc.ids}, "{rule: r1}", step); len(got) != tc.want {
 			t.Errorf("country ids %v: problems %q, want %d", tc.ids, got, tc.want)
 		}
+	}
+}
+
+// TestPolicyFileNumbers: the same check on a policy file, where a person's
+// numbers are written as phones (tried in order) and by_provider.
+func TestPolicyFileNumbers(t *testing.T) {
+	noID := "IoTCall has no country id configured for +1 (set IOTCALL_COUNTRY_IDS, e.g. \"81=1\")"
+	tests := []struct {
+		name, person string
+		want         []string
+	}{
+		{name: "phones, one not dialable",
+			person: `aiko: {phones: ["+81 80-4339-1234", "+1 415 555 0100"]}`,
+			want: []string{"p.yaml:8:9: steps[0].via[0].iotcall: aiko's number +14155550100 cannot be called through IoTCall: " + noID +
+				"; or give IoTCall only the numbers it can call: aiko: {by_provider: {iotcall: [+818043391234]}}"}},
+		{name: "phones, and IoTCall's own",
+			person: `aiko: {phones: ["+1 415 555 0100", "+81 80-4339-1234"], by_provider: {iotcall: "+81 80-4339-1234"}}`},
+		{name: "phones, every one dialable",
+			person: `aiko: {phones: ["+81 80-4339-1234", "+81 80-4339-1235"]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			policy := providertest.StepPolicy("  "+tt.person, "[aiko]", "    strategy: single", iotcall.Name, "{rule: r1}", "5m")
+			providertest.WantProblems(t, iotcall.Kind{CountryIDs: map[int]int{81: 1}}, policy, tt.want)
+		})
 	}
 }
