@@ -1,6 +1,7 @@
-// Package policycmd implements `escalator policy check` and `escalator policy
-// simulate`: it validates policy files for people and tools, and shows what
-// an alert would set in motion without calling anyone.
+// Package policycmd implements `escalator policy check`, `escalator policy
+// simulate` and `escalator oncall`: it validates policy files for people and
+// tools, shows what an alert would set in motion without calling anyone, and
+// who is on call in each roster.
 package policycmd
 
 import (
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/escalator-oss/escalator/internal/policy"
 	"github.com/escalator-oss/escalator/internal/provider"
@@ -30,12 +32,15 @@ type CheckOptions struct {
 	// Providers are the deployment's providers (nil: every provider, with
 	// the defaults).
 	Providers provider.Kinds
+	// Now is when the rosters' "on call now" is read (zero: the clock).
+	Now time.Time
 }
 
-// Check validates the policies and heartbeat monitors under opt.Paths and
-// writes to w either every problem, one a line, followed by a count
-// (returning ErrInvalid), or one summary line per policy in match order and
-// one per heartbeat monitor in name order.
+// Check validates the policies, heartbeat monitors, people files and shared
+// rosters under opt.Paths and writes to w either every problem, one a line,
+// followed by a count (returning ErrInvalid), or one summary line per policy
+// in match order, one per heartbeat monitor and per shared roster in name
+// order, and one per people file.
 func Check(w io.Writer, opt CheckOptions) error {
 	lopt := policy.Options{Providers: kindsOr(opt.Providers)}
 	if opt.Strict {
@@ -77,12 +82,62 @@ func Check(w io.Writer, opt CheckOptions) error {
 		fmt.Fprintf(tw, "ok\theartbeat %s\tevery %s\t%s\t%s\n", h.Name, offset(h.Every), labelsSummary(h.Labels), h.File)
 	}
 	tw.Flush()
-	if len(set.Heartbeats) == 0 {
-		fmt.Fprintf(w, "%s valid\n", plural(len(set.Policies), "policy"))
-		return nil
+	now := opt.Now
+	if now.IsZero() {
+		now = time.Now()
 	}
-	fmt.Fprintf(w, "%s and %s valid\n", plural(len(set.Policies), "policy"), plural(len(set.Heartbeats), "heartbeat"))
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, pf := range set.People {
+		fmt.Fprintf(tw, "ok\tpeople\t%s\t%s\n", plural(len(pf.People), "person"), pf.File)
+	}
+	for _, r := range set.Rosters {
+		oc := r.OnCallAt(now, 0)
+		fmt.Fprintf(tw, "ok\troster %s\t%s\ton call now: %s (%s)\t%s\n", r.Name, rosterSummary(r), people(oc.People), source(oc.Cover), r.File)
+	}
+	tw.Flush()
+	counts := []string{plural(len(set.Policies), "policy")}
+	if n := len(set.Heartbeats); n > 0 {
+		counts = append(counts, plural(n, "heartbeat"))
+	}
+	if n := len(set.People); n > 0 {
+		counts = append(counts, plural(n, "people file"))
+	}
+	if n := len(set.Rosters); n > 0 {
+		counts = append(counts, plural(n, "roster"))
+	}
+	fmt.Fprintf(w, "%s valid\n", andList(counts))
 	return nil
+}
+
+// rosterSummary describes a shared roster: its rotations and how many are
+// on call at once: "base of 3 + 1 layer, up to 2 on call".
+func rosterSummary(r *policy.Roster) string {
+	var parts []string
+	if n := len(r.People); n > 0 {
+		parts = append(parts, fmt.Sprintf("base of %d", n))
+	}
+	if n := len(r.Layers); n > 0 {
+		parts = append(parts, plural(n, "layer"))
+	}
+	if len(parts) == 0 {
+		parts = append(parts, "overrides only")
+	}
+	s := strings.Join(parts, " + ")
+	if n := r.MaxOnCall(); n > 1 {
+		s += fmt.Sprintf(", up to %d on call", n)
+	}
+	if n := len(r.Overrides); n > 0 {
+		s += ", " + plural(n, "override")
+	}
+	return s
+}
+
+// andList writes "a", "a and b", "a, b and c".
+func andList(items []string) string {
+	if len(items) <= 1 {
+		return strings.Join(items, "")
+	}
+	return strings.Join(items[:len(items)-1], ", ") + " and " + items[len(items)-1]
 }
 
 // timesSummary describes what a policy says of time: when it is active, its
@@ -159,6 +214,9 @@ func sortedKeys(m map[string]string) []string {
 func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
+	}
+	if word == "person" {
+		return fmt.Sprintf("%d people", n)
 	}
 	if strings.HasSuffix(word, "y") {
 		return fmt.Sprintf("%d %sies", n, strings.TrimSuffix(word, "y"))

@@ -171,3 +171,100 @@ func TestSimulateNoMatch(t *testing.T) {
 		t.Errorf("Simulate = %v, output %q, want %q", err, out.String(), want)
 	}
 }
+
+// sharedAt is Monday 9 March 2026, 10:00 in Tokyo: the business-hours layer
+// of db-primary (testdata/shared) covers its base.
+var sharedAt = time.Date(2026, 3, 9, 1, 0, 0, 0, time.UTC)
+
+func TestCheckShared(t *testing.T) {
+	tests := []struct {
+		name    string
+		opt     CheckOptions
+		wantErr error
+	}{
+		{"check-shared", CheckOptions{Paths: []string{"testdata/shared"}, Now: sharedAt}, nil},
+		{"check-shared-holiday", CheckOptions{Paths: []string{"testdata/shared/roster-db.yaml", "testdata/shared/people.yaml"},
+			Now: time.Date(2026, 3, 20, 1, 0, 0, 0, time.UTC)}, nil},
+		// A bad people file or roster makes every file invalid.
+		{"check-bad-shared", CheckOptions{Paths: []string{"testdata/shared", "testdata/bad-shared"}, Now: sharedAt}, ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if err := Check(&out, tt.opt); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Check = %v, want %v\n%s", err, tt.wantErr, out.String())
+			}
+			golden(t, tt.name, out.Bytes())
+		})
+	}
+}
+
+func TestSimulateShared(t *testing.T) {
+	tests := []struct {
+		name, alert, format string
+		at                  time.Time
+	}{
+		{"simulate-shared-db", "team-db.json", "text", sharedAt},
+		{"simulate-shared-db-override", "team-db.json", "text", time.Date(2026, 3, 23, 3, 30, 0, 0, time.UTC)},
+		{"simulate-shared-db-json", "team-db.json", "json", sharedAt},
+		{"simulate-shared-web", "team-web.json", "text", sharedAt},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := Simulate(&out, SimulateOptions{Paths: []string{"testdata/shared"}, Alert: loadAlert(t, tt.alert), At: tt.at, Format: tt.format})
+			if err != nil {
+				t.Fatalf("Simulate: %v", err)
+			}
+			golden(t, tt.name, out.Bytes())
+		})
+	}
+}
+
+func TestOnCall(t *testing.T) {
+	tests := []struct {
+		name    string
+		opt     OnCallOptions
+		wantErr error
+	}{
+		{"oncall", OnCallOptions{At: sharedAt}, nil},
+		{"oncall-json", OnCallOptions{At: sharedAt, Format: "json", Next: 2}, nil},
+		{"oncall-roster-holiday", OnCallOptions{At: time.Date(2026, 3, 20, 1, 0, 0, 0, time.UTC), Roster: "db-primary"}, nil},
+		{"oncall-policy-web", OnCallOptions{At: sharedAt, Policy: "web", Next: 1}, nil},
+		{"oncall-policy-db", OnCallOptions{At: time.Date(2026, 3, 23, 3, 30, 0, 0, time.UTC), Policy: "db", Next: 1}, nil},
+		{"oncall-no-roster", OnCallOptions{At: sharedAt, Roster: "nope"}, ErrNoRoster},
+		{"oncall-no-policy", OnCallOptions{At: sharedAt, Policy: "nope"}, ErrNoRoster},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out bytes.Buffer
+			tt.opt.Paths = []string{"testdata/shared"}
+			if err := OnCall(&out, tt.opt); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("OnCall = %v, want %v\n%s", err, tt.wantErr, out.String())
+			}
+			golden(t, tt.name, out.Bytes())
+		})
+	}
+}
+
+func TestWhen(t *testing.T) {
+	now := time.Date(2026, 3, 9, 1, 0, 0, 0, time.UTC) // Monday 10:00 in Tokyo
+	tests := []struct {
+		at   time.Time
+		want string
+	}{
+		{now, "Mon 10:00 JST, now"},
+		{now.Add(30 * time.Second), "Mon 10:00 JST, in 30s"},
+		{now.Add(45 * time.Minute), "Mon 10:45 JST, in 45m"},
+		{now.Add(90 * time.Minute), "Mon 11:30 JST, in 1h30m"},
+		{now.Add(8 * time.Hour), "Mon 18:00 JST, in 8h"},
+		{now.Add(51 * time.Hour), "Wed 13:00 JST, in 2d3h"},
+		{now.Add(-49 * time.Hour), "Sat 09:00 JST, 2d1h ago"},
+		{now.Add(7 * 24 * time.Hour), "Mon 16 Mar 10:00 JST, in 7d"},
+	}
+	for _, tt := range tests {
+		if got := when(tt.at, now, "Asia/Tokyo"); got != tt.want {
+			t.Errorf("when(%s) = %q, want %q", tt.at, got, tt.want)
+		}
+	}
+}

@@ -65,19 +65,32 @@ func writeText(w io.Writer, tl *Timeline, ackedAfter time.Duration) error {
 			continue
 		}
 		fmt.Fprintf(w, "%s: %s, waiting %s for an acknowledgement\n", head, strategy(e), e.Wait)
+		if e.OnCall != nil {
+			writeOnCallLines(w, pad, e)
+		}
 		var ps []string
 		for _, p := range e.People {
-			ps = append(ps, fmt.Sprintf("%s %s", p.Name, p.Phone))
+			ps = append(ps, fmt.Sprintf("%s %s", p.Name, strings.Join(append([]string{p.Phone}, p.Alternates...), " / ")))
 		}
-		fmt.Fprintf(w, "%scall %s\n", pad, strings.Join(ps, ", "))
+		call := "call"
+		if e.Strategy == provider.RoundRobin {
+			call = "call one of"
+		}
+		fmt.Fprintf(w, "%s%s %s\n", pad, call, strings.Join(ps, ", "))
 		for i, l := range e.Via {
 			lead := "via"
 			if i > 0 {
 				lead = "   "
 			}
 			fmt.Fprintf(w, "%s%s %d. %s %s\n", pad, lead, i+1, l.Provider, l.Settings)
-			for _, n := range l.Numbers {
-				fmt.Fprintf(w, "%s         %s → %s\n", pad, n.Person, number(n))
+			for j := 0; j < len(l.Numbers); j++ {
+				n := l.Numbers[j]
+				line := number(n)
+				for j+1 < len(l.Numbers) && l.Numbers[j+1].Alternate {
+					j++
+					line += ", then " + number(l.Numbers[j])
+				}
+				fmt.Fprintf(w, "%s         %s → %s\n", pad, n.Person, line)
 			}
 		}
 	}
@@ -103,8 +116,49 @@ func writeText(w io.Writer, tl *Timeline, ackedAfter time.Duration) error {
 	return nil
 }
 
+// writeOnCallLines says who is on call in the step's roster when it
+// starts, from which layer, covering whom, and what each layer has then.
+func writeOnCallLines(w io.Writer, pad string, e Entry) {
+	oc := e.OnCall
+	in := "the roster"
+	if e.Roster != "" {
+		in = "roster " + e.Roster
+	}
+	var why []string
+	if len(oc.Rotations) > 1 || oc.Source != policy.SourceBase {
+		// A roster of one rotation need not say where from.
+		why = append(why, source(oc.Cover))
+	}
+	if c := oc.Covers; c != nil {
+		of := "the base"
+		if c.Source == policy.SourceLayer {
+			of = "layer " + c.Layer
+		}
+		why = append(why, fmt.Sprintf("covering %s of %s", people(c.People), of))
+	}
+	line := fmt.Sprintf("on call in %s: %s", in, people(oc.People))
+	if len(why) > 0 {
+		line += " (" + strings.Join(why, ", ") + ")"
+	}
+	fmt.Fprintf(w, "%s%s, %s\n", pad, line, until(*oc))
+	if len(oc.Rotations) < 2 {
+		return
+	}
+	var ls []string
+	for i := len(oc.Rotations) - 1; i >= 0; i-- {
+		rn := oc.Rotations[i]
+		if rn.Source == policy.SourceBase && len(rn.Members) == 0 {
+			continue
+		}
+		ls = append(ls, fmt.Sprintf("%s: %s", rotationName(rn), people(rn.People)))
+	}
+	fmt.Fprintf(w, "%slayers now, highest first: %s\n", pad, strings.Join(ls, "; "))
+}
+
 func strategy(e Entry) string {
 	switch {
+	case e.Strategy == provider.RoundRobin:
+		return fmt.Sprintf("round_robin (one of them per escalation, in turn; the position %s is kept in JetStream)", e.RoundRobin)
 	case e.Strategy == provider.Broadcast && e.StopOnAnswer:
 		return "broadcast (everyone at once, stop when one answers)"
 	case e.Strategy == provider.Broadcast:

@@ -87,7 +87,16 @@ type Entry struct {
 	PassOn        bool              `json:"pass_on,omitempty"`
 	Wait          string            `json:"wait,omitempty"`
 	People        []provider.Person `json:"people,omitempty"`
-	Via           []Link            `json:"via,omitempty"`
+	// RoundRobin, for a step of strategy round_robin, is the key of the
+	// position the worker keeps: People are the candidates, and one of
+	// them is called, the next one for the next escalation.
+	RoundRobin string `json:"round_robin,omitempty"`
+	// Roster is the shared roster the step names ("" for the policy's own);
+	// OnCall, for a step that notifies a roster, is who is on call in it
+	// when the step starts, from which layer, covering whom.
+	Roster string         `json:"roster,omitempty"`
+	OnCall *policy.OnCall `json:"on_call,omitempty"`
+	Via    []Link         `json:"via,omitempty"`
 }
 
 // Link is one provider of a step's fallback chain with the exact numbers it
@@ -104,6 +113,9 @@ type SentNumber struct {
 	Number    string `json:"number,omitempty"`
 	CountryID int    `json:"country_id,omitempty"`
 	Error     string `json:"error,omitempty"`
+	// Alternate is a further number of the person, tried with the same
+	// provider when the one before is refused or cannot be reached.
+	Alternate bool `json:"alternate,omitempty"`
 }
 
 // End says where the escalation stops.
@@ -256,7 +268,14 @@ func (tl *Timeline) add(p *policy.Policy, d policy.Decision, now time.Time, kind
 	}
 	e := at
 	e.Step, e.Loop, e.Strategy, e.StopOnAnswer, e.PassOn = r.Step, r.Loop, r.Strategy, r.StopOnAnswer, r.PassOn
-	e.Wait, e.People = offset(r.Wait), r.People
+	e.Wait, e.People, e.RoundRobin = offset(r.Wait), r.People, r.RoundRobin
+	if nt := p.Steps[r.Step].Notify; nt.Kind != policy.NotifyPeople {
+		e.Roster = nt.Roster
+		if ro := p.RosterOf(nt); ro != nil && r.Strategy != provider.RoundRobin {
+			oc := ro.OnCallAt(now, 0)
+			e.OnCall = &oc
+		}
+	}
 	for _, v := range r.Via {
 		e.Via = append(e.Via, link(v, r.People, kinds.Lookup(v.Provider)))
 	}
@@ -267,15 +286,17 @@ func link(v provider.Via, people []provider.Person, kind provider.Kind) Link {
 	l := Link{Provider: v.Provider, Settings: settings(v)}
 	dialer, _ := kind.(provider.Dialer)
 	for _, p := range people {
-		n := SentNumber{Person: p.Name, Number: p.Phone}
-		if dialer != nil {
-			d, err := dialer.Dial(p.Phone)
-			n.Number, n.CountryID = d.Number, d.CountryID
-			if err != nil {
-				n.Error = err.Error()
+		for i, num := range p.Numbers(v.Provider) {
+			n := SentNumber{Person: p.Name, Number: num, Alternate: i > 0}
+			if dialer != nil {
+				d, err := dialer.Dial(num)
+				n.Number, n.CountryID = d.Number, d.CountryID
+				if err != nil {
+					n.Error = err.Error()
+				}
 			}
+			l.Numbers = append(l.Numbers, n)
 		}
-		l.Numbers = append(l.Numbers, n)
 	}
 	return l
 }
