@@ -47,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return demoCommand(ctx, args[1:], stdout, stderr)
 	case "policy":
 		return policyCommand(ctx, args[1:], stdout, stderr)
+	case "oncall":
+		return oncallCommand(args[1:], stdout, stderr)
 	case "bench":
 		return benchCommand(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
@@ -131,6 +133,7 @@ Commands:
   run               run the worker (embeds NATS unless --nats-url is given)
   policy check      validate policy files and explain every problem
   policy simulate   show who would be called, how and when, for an alert
+  oncall            show who is on call in each roster, from which layer, until when
   bench             measure throughput, latency, memory and recovery against raw JetStream
   version           print the version
 

@@ -22,18 +22,25 @@ them without calling anyone.
 Commands:
   check [--strict] [PATH...]
       Validate policy files or directories (default: $ESCALATOR_POLICIES, or
-      policies/), heartbeat monitors included. Prints every problem as
-      file:line:column: path: reason and exits 1, or one summary line per
-      policy and per heartbeat monitor and exits 0. --strict also refuses
+      policies/), heartbeat monitors, people files and shared rosters
+      included, and every name one file uses from another (people, rosters).
+      Prints every problem as file:line:column: path: reason and exits 1, or
+      one summary line per policy, heartbeat monitor, people file and roster
+      (with who is on call in it now) and exits 0. --strict also refuses
       steps that use a provider this machine has no credentials for.
 
   simulate --alert alert.json [--at RFC3339] [--acked-after 7m]
            [--format text|json] [--policies DIR]
       Show which policy takes an alert at that time and why (active_time,
       priority), whether a maintenance window keeps it quiet and until when,
-      then every step with its time offset, the people called in order, each
-      provider in the fallback chain with the exact numbers it would receive,
-      and where it stops (with an ack_timeout, when it would page again).
+      then every step with its time offset, who is on call in its roster
+      (which layer or override covers whom), the people called in order
+      (for round_robin, the candidates), each provider in the fallback
+      chain with the exact numbers it would receive (further numbers
+      after the first), and where it stops (with an ack_timeout, when it
+      would page again).
+
+  Who is on call in each roster, now or at any time: escalator oncall.
 
 Examples:
   escalator policy check

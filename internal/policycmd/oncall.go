@@ -29,7 +29,7 @@ type OnCallOptions struct {
 	// every roster.
 	Roster, Policy string
 	// Next is how many hand-offs to list after the current shift (0:
-	// DefaultNext).
+	// DefaultNext; negative: none).
 	Next int
 	// Format is "text" (default) or "json".
 	Format string
@@ -53,8 +53,11 @@ func OnCall(w io.Writer, opt OnCallOptions) error {
 	if err != nil {
 		return fmt.Errorf("load policies: %w", err)
 	}
-	if opt.Next <= 0 {
+	switch {
+	case opt.Next == 0:
 		opt.Next = DefaultNext
+	case opt.Next < 0:
+		opt.Next = 0
 	}
 	rep := OnCallReport{At: opt.At, Rosters: set.OnCallAt(opt.At, policy.OnCallQuery{Roster: opt.Roster, Policy: opt.Policy, Next: opt.Next})}
 	if len(rep.Rosters) == 0 {
@@ -203,7 +206,7 @@ func until(oc policy.OnCall) string {
 }
 
 // when writes t in the zone tz and relative to now: "Mon 09:00 JST, in
-// 2d3h", "Fri 18:00 JST, 2h ago"; more than six days away, with the date.
+// 2d3h", "Fri 18:00 JST, 2h ago"; more than three days away, with the date.
 func when(t, now time.Time, tz string) string {
 	loc, err := time.LoadLocation(tz)
 	if err != nil {
@@ -212,7 +215,7 @@ func when(t, now time.Time, tz string) string {
 	lt := t.In(loc)
 	d := t.Sub(now)
 	layout := "Mon 15:04 MST"
-	if d > 6*24*time.Hour || d < -6*24*time.Hour {
+	if d > 3*24*time.Hour || d < -3*24*time.Hour {
 		layout = "Mon 2 Jan 15:04 MST"
 	}
 	rel := "now"
