@@ -2,6 +2,9 @@
 // reloads them when asked (SIGHUP) or when the files change, keeps the
 // previous policies in force when a reload fails validation, and exports
 // metrics saying when the last good load was and whether the files are valid.
+// A reload is all the files or none: people files and shared rosters serve
+// every policy, so a problem in any file keeps the previous set of all of
+// them.
 package policystore
 
 import (
@@ -128,7 +131,8 @@ func (s *Store) reloadLocked() error {
 	s.valid.Set(1)
 	s.loaded.Set(float64(len(set.Policies)))
 	s.lastSuccess.Set(float64(s.clk.Now().UnixNano()) / float64(time.Second))
-	s.log.Info("policies loaded", zap.Int("policies", len(set.Policies)))
+	s.log.Info("policies loaded", zap.Int("policies", len(set.Policies)), zap.Int("rosters", len(set.Rosters)),
+		zap.Int("people_files", len(set.People)))
 	return nil
 }
 

@@ -207,3 +207,85 @@ func TestReloadChecksTheDeployment(t *testing.T) {
 		t.Fatalf("Reload with a mapped country: %v", err)
 	}
 }
+
+// TestReloadBreakingASharedFile: people files and rosters serve every
+// policy, so an edit that breaks one — a roster naming someone nobody
+// defines, a people file giving a name other numbers — keeps the previous
+// set of every file in force, and the metric says the files are invalid.
+func TestReloadBreakingASharedFile(t *testing.T) {
+	dir := t.TempDir()
+	const people = "people:\n  aiko: {phone: \"+81 80-1234-5678\"}\n  kenji: {phone: \"+81 90-1111-2222\"}\n"
+	const roster = "roster: db\npeople: [aiko, kenji]\nhandoff: weekly\nstart: 2026-01-05T09:00:00+09:00\n"
+	const db = "name: db\nsteps: [{notify: {oncall: db}, via: [{iotcall: {rule: r}}], wait: 1m}]\n"
+	const web = "name: web\nsteps: [{notify: [kenji], via: [{iotcall: {rule: r}}], wait: 1m}]\n"
+	write(t, dir, "people.yaml", people)
+	write(t, dir, "roster-db.yaml", roster)
+	write(t, dir, "db.yaml", db)
+	write(t, dir, "web.yaml", web)
+	reg := prometheus.NewRegistry()
+	core, logs := observer.New(zap.InfoLevel)
+	s, err := New([]string{dir}, reg, nil, zap.New(core))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Reload(); err != nil {
+		t.Fatalf("Reload: %v", err)
+	}
+	first := s.Current()
+	if len(first.Policies) != 2 || len(first.Rosters) != 1 || len(first.People) != 1 {
+		t.Fatalf("loaded %d policies, %d rosters, %d people files", len(first.Policies), len(first.Rosters), len(first.People))
+	}
+	tests := []struct {
+		name, file, yaml, problem string
+	}{
+		{"a roster naming someone undefined", "roster-db.yaml", strings.Replace(roster, "kenji]", "kenji, yuki]", 1),
+			"roster-db.yaml:2:23: people[2]: undefined person \"yuki\" (define it in a people file)"},
+		{"a people file giving a name other numbers", "more-people.yaml", "people:\n  kenji: {phone: \"+81 90-9999-8888\"}\n",
+			"people.yaml:3:3: people.kenji: \"kenji\" is defined with other numbers in " + filepath.Join(dir, "more-people.yaml") + ":2:3"},
+		{"a roster defined twice", "roster-db2.yaml", roster,
+			"roster-db2.yaml:1:9: roster: duplicate roster name \"db\" (also in " + filepath.Join(dir, "roster-db.yaml") + ":1:9)"},
+		{"a people file removed", "people.yaml", "",
+			"roster-db.yaml:2:10: people[0]: undefined person \"aiko\" (define it in a people file)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.yaml == "" {
+				if err := os.Remove(filepath.Join(dir, tt.file)); err != nil {
+					t.Fatal(err)
+				}
+				defer write(t, dir, tt.file, people)
+			} else {
+				old, _ := os.ReadFile(filepath.Join(dir, tt.file))
+				write(t, dir, tt.file, tt.yaml)
+				defer func() {
+					if old == nil {
+						os.Remove(filepath.Join(dir, tt.file))
+					} else {
+						write(t, dir, tt.file, string(old))
+					}
+				}()
+			}
+			logs.TakeAll()
+			err := s.Reload()
+			if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, tt.problem)) {
+				t.Fatalf("Reload = %v\nwant the problem %s", err, tt.problem)
+			}
+			if s.Current() != first {
+				t.Error("a reload that broke a shared file replaced the policies in force")
+			}
+			if got := gauge(t, reg, "escalator_policy_config_valid"); got != 0 {
+				t.Errorf("escalator_policy_config_valid = %v, want 0", got)
+			}
+			if logs.FilterMessage("keeping the previous policies in force").Len() != 1 {
+				t.Error("the store did not say it kept the previous policies")
+			}
+		})
+	}
+	// Repaired: the files load again.
+	if err := s.Reload(); err != nil {
+		t.Fatalf("Reload of the repaired files: %v", err)
+	}
+	if s.Current() == first || gauge(t, reg, "escalator_policy_config_valid") != 1 {
+		t.Error("the repaired files were not loaded")
+	}
+}
