@@ -37,9 +37,12 @@ func (a *API) act(kind string) http.HandlerFunc {
 			writeJSON(w, http.StatusBadRequest, bodyProblem(err))
 			return
 		}
-		id := r.PathValue("id")
 		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 		defer cancel()
+		id, ok := a.lookup(ctx, w, r.PathValue("id"))
+		if !ok {
+			return
+		}
 		sum, err := a.cfg.Actor.Act(ctx, id, engine.Action{Kind: kind, By: req.By, Comment: req.Comment})
 		var conflict *engine.ConflictError
 		switch {

@@ -8,7 +8,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"go.uber.org/zap"
@@ -22,10 +24,14 @@ const requestTimeout = 10 * time.Second
 
 // Escalations is what the API reads escalations from (an *engine.Engine).
 type Escalations interface {
-	// Active returns the active escalations, oldest first.
-	Active(ctx context.Context) ([]engine.Summary, error)
+	// List returns a page of escalations, newest first.
+	List(ctx context.Context, q engine.Query) (engine.Page, error)
 	// Find returns one escalation, or engine.ErrNotFound.
 	Find(ctx context.Context, id string) (*engine.Detail, error)
+	// Lookup returns the id of the escalation a reference names (an id, a
+	// short code, an alert id): engine.ErrNotFound, or an
+	// *engine.AmbiguousError for a short code several share.
+	Lookup(ctx context.Context, ref string) (string, error)
 }
 
 // Config configures an API.
@@ -83,33 +89,76 @@ func (a *API) Register(mux *http.ServeMux) {
 	}
 }
 
-// listEscalations answers the active escalations, oldest first.
+// listEscalations answers a page of escalations, newest first:
+// ?status=active|acknowledged|ended|all (default active), &policy=,
+// &limit= (default 50, at most 500), &cursor= (a page's next_cursor).
 func (a *API) listEscalations(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
-	defer cancel()
-	list, err := a.cfg.Escalations.Active(ctx)
-	if err != nil {
-		a.unavailable(w, "list escalations", err)
+	v := r.URL.Query()
+	q := engine.Query{Status: v.Get("status"), Policy: v.Get("policy"), Cursor: v.Get("cursor")}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			writeJSON(w, http.StatusBadRequest, problem{Error: fmt.Sprintf("limit: must be a positive number, got %q", s), Field: "limit"})
+			return
+		}
+		q.Limit = n
+	}
+	switch q.Status {
+	case "", engine.ListActive, engine.ListAcknowledged, engine.ListEnded, engine.ListAll:
+	default:
+		writeJSON(w, http.StatusBadRequest, problem{Error: fmt.Sprintf("status: must be active, acknowledged, ended or all, got %q", q.Status), Field: "status"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"escalations": list})
-}
-
-// getEscalation answers one escalation: its current record, when it is the
-// latest of its group, and its timeline from the outcome stream.
-func (a *API) getEscalation(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
 	defer cancel()
+	page, err := a.cfg.Escalations.List(ctx, q)
+	switch {
+	case errors.Is(err, engine.ErrBadCursor):
+		writeJSON(w, http.StatusBadRequest, problem{Error: "cursor: " + err.Error(), Field: "cursor"})
+	case err != nil:
+		a.unavailable(w, "list escalations", err)
+	default:
+		writeJSON(w, http.StatusOK, page)
+	}
+}
+
+// getEscalation answers one escalation, named by its id, its short code or
+// an alert id: its current record, when it is the latest of its group, and
+// its timeline from the outcome stream.
+func (a *API) getEscalation(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	id, ok := a.lookup(ctx, w, r.PathValue("id"))
+	if !ok {
+		return
+	}
 	d, err := a.cfg.Escalations.Find(ctx, id)
 	switch {
 	case errors.Is(err, engine.ErrNotFound):
-		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no escalation " + id})
+		writeJSON(w, http.StatusNotFound, problem{Error: "no escalation " + id})
 	case err != nil:
 		a.unavailable(w, "read escalation", err)
 	default:
 		writeJSON(w, http.StatusOK, d)
 	}
+}
+
+// lookup finds the escalation ref names, or answers why not (404; 409 with
+// the ids for a short code several share) and returns false.
+func (a *API) lookup(ctx context.Context, w http.ResponseWriter, ref string) (string, bool) {
+	id, err := a.cfg.Escalations.Lookup(ctx, ref)
+	var amb *engine.AmbiguousError
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, problem{Error: "no escalation " + ref + " (an id, a short code or an alert id)"})
+	case errors.As(err, &amb):
+		writeJSON(w, http.StatusConflict, map[string]any{"error": amb.Error(), "ids": amb.IDs})
+	case err != nil:
+		a.unavailable(w, "find escalation", err)
+	default:
+		return id, true
+	}
+	return "", false
 }
 
 func (a *API) unavailable(w http.ResponseWriter, what string, err error) {

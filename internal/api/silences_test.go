@@ -44,7 +44,10 @@ func (q *quieter) Unsilence(_ context.Context, id string) (int, error) {
 
 type noEscalations struct{}
 
-func (noEscalations) Active(context.Context) ([]engine.Summary, error) { return nil, nil }
+func (noEscalations) List(context.Context, engine.Query) (engine.Page, error) {
+	return engine.Page{}, nil
+}
+func (noEscalations) Lookup(context.Context, string) (string, error) { return "", engine.ErrNotFound }
 func (noEscalations) Find(context.Context, string) (*engine.Detail, error) {
 	return nil, engine.ErrNotFound
 }

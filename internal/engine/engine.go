@@ -98,6 +98,10 @@ type Engine struct {
 	m       *engineMetrics
 	// owner names this worker in intents' leases.
 	owner string
+	// cat is the escalations' summaries, for listings (List).
+	cat catalog
+	// pos keeps the round-robin positions.
+	pos positions
 	// placing holds the keys of the escalations whose step this worker is
 	// placing now: a second wake-up of one of them is busy, not in doubt.
 	placing sync.Map
@@ -145,9 +149,14 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new engine: %w", err)
 	}
+	posKV, err := cfg.JS.KeyValue(ctx, natsx.BucketPositions)
+	if err != nil {
+		return nil, fmt.Errorf("new engine: %w", err)
+	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	return &Engine{cfg: cfg, js: cfg.JS, st: newStore(cfg.JS, kv), replies: replies, timers: timers, clk: cfg.Clock,
 		log: cfg.Logger.With(zap.String("component", "engine")), m: newMetrics(cfg.Registerer), owner: nuid.Next(),
+		pos: newPositions(cfg.JS, posKV),
 		bg: bg, stopBg: stop}, nil
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/natsx"
 	"github.com/escalator-oss/escalator/internal/outcome"
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // ErrNotFound is Find's error for an escalation id that has neither a record
@@ -29,18 +30,25 @@ const timelineWait = 2 * time.Second
 type Summary struct {
 	ID string `json:"id"`
 	// ShortCode is the escalation's four-digit code (ShortCode).
-	ShortCode string        `json:"short_code"`
-	Policy    string        `json:"policy"`
-	AlertID   string        `json:"alert_id"`
-	Alerts    int           `json:"alerts"`
-	Status    policy.Status `json:"status"`
-	Step      int           `json:"step"`
-	Loop      int           `json:"loop"`
-	NextAt    time.Time     `json:"next_at"`
-	Started   time.Time     `json:"started_at"`
-	InFlight  bool          `json:"in_flight"`
+	ShortCode string `json:"short_code"`
+	Policy    string `json:"policy"`
+	AlertID   string `json:"alert_id"`
+	Alerts    int    `json:"alerts"`
+	// AlertIDs are the alerts it covers now (AlertID started it).
+	AlertIDs []string      `json:"alert_ids,omitempty"`
+	Status   policy.Status `json:"status"`
+	Step     int           `json:"step"`
+	Loop     int           `json:"loop"`
+	NextAt   time.Time     `json:"next_at"`
+	Started  time.Time     `json:"started_at"`
+	InFlight bool          `json:"in_flight"`
 	// Quiet says what keeps a silenced escalation quiet, and until when.
 	Quiet *Quiet `json:"quiet,omitempty"`
+	// LastCalled are the people its last placed step reached.
+	LastCalled []provider.Person `json:"last_called,omitempty"`
+	// EndedAt and By say when it was acknowledged or ended, and by whom.
+	EndedAt time.Time `json:"ended_at,omitzero"`
+	By      string    `json:"by,omitempty"`
 }
 
 // StatusSilenced is a Summary's status while a silence or a maintenance
@@ -54,7 +62,7 @@ func summarize(esc *Escalation) Summary {
 	}
 	s := Summary{ID: esc.ID, ShortCode: ShortCode(esc.ID), Policy: name, AlertID: esc.AlertID, Alerts: len(esc.Alerts), Status: esc.State.Status,
 		Step: esc.State.Step, Loop: esc.State.Loop, NextAt: esc.wakeAt(), Started: esc.CreatedAt, InFlight: esc.Intent != nil,
-		Quiet: esc.Quiet}
+		Quiet: esc.Quiet, AlertIDs: esc.Alerts, LastCalled: lastCalled(esc), EndedAt: esc.State.EndedAt, By: esc.State.By}
 	if esc.Quiet != nil {
 		s.Status = StatusSilenced
 	}
