@@ -67,6 +67,10 @@ type Intent struct {
 	Owner      string    `json:"owner,omitempty"`
 	LeaseUntil time.Time `json:"lease_until"`
 	Redone     int       `json:"redone,omitempty"`
+	// Pick is a round-robin step's pick (positions.pick): the person
+	// called is Run.People[Pick % len]. Set before the calls are placed,
+	// so that a step placed again calls the same person.
+	Pick *uint64 `json:"pick,omitempty"`
 }
 
 // Call is one step's dispatch, as recorded.

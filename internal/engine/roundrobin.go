@@ -8,6 +8,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/escalator-oss/escalator/internal/natsx"
+	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // positionMemory is how many recent picks a round-robin position
@@ -90,4 +92,45 @@ func (p positions) pick(ctx context.Context, key, forID string) (uint64, error) 
 		return n, nil
 	}
 	return 0, fmt.Errorf("round-robin position %s: %w", key, errTooManyConflicts)
+}
+
+// roundRobin returns the pick of the escalation's recorded step when it is
+// a round-robin one with no pick yet (nil otherwise): taken before the
+// step is claimed, so that a pick that fails (NATS away) leaves nothing in
+// doubt. Asking twice for one step gets the same pick.
+func (e *Engine) roundRobin(ctx context.Context, key, id string) (*uint64, error) {
+	cur, _, err := e.st.load(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if cur == nil || cur.ID != id || cur.Intent == nil || cur.Intent.Pick != nil ||
+		cur.Intent.Run.Strategy != provider.RoundRobin || len(cur.Intent.Run.People) == 0 {
+		return nil, nil
+	}
+	run := cur.Intent.Run
+	key2 := run.RoundRobin
+	if key2 == "" { // defensive: a policy that named no position
+		key2 = fmt.Sprintf("policy/%s/step/%d", cur.Policy.Name, run.Step)
+	}
+	// One person per escalation and step: a repeat or a new round calls
+	// the same person again.
+	n, err := e.pos.pick(ctx, key2, fmt.Sprintf("%s/step/%d", id, run.Step))
+	if err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// picked is a round-robin step as placed: the picked person, as single.
+func picked(run policy.StepRun, pick *uint64) policy.StepRun {
+	if len(run.People) == 0 {
+		return run
+	}
+	var n uint64
+	if pick != nil {
+		n = *pick
+	}
+	run.People = []provider.Person{run.People[n%uint64(len(run.People))]}
+	run.Strategy = provider.Single
+	return run
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/escalator-oss/escalator/internal/natsx"
 	"github.com/escalator-oss/escalator/internal/natsx/natstest"
@@ -75,5 +76,56 @@ func TestPositionsSharedByWorkers(t *testing.T) {
 	// Another set of candidates has its own position.
 	if n, err := restarted.pick(ctx, "policy/web/step/1", "new/step/1"); err != nil || n != 0 {
 		t.Fatalf("another key: %d %v, want 0", n, err)
+	}
+}
+
+const roundRobinPolicy = `
+name: desk
+match: {labels: {team: desk}}
+group_by: [ticket]
+people:
+  aiko: {phone: "+81 80-1234-5678"}
+  kenji: {phone: "+81 90-1111-2222"}
+  yuki: {phone: "+81 70-1234-5678"}
+steps:
+  - notify: [aiko, kenji, yuki]
+    strategy: round_robin
+    via:
+      - iotcall: {rule: db-oncall}
+    wait: 10m
+`
+
+// TestRoundRobinAcrossEscalations: two workers share the position: six
+// escalations call each of three people twice, one person each, as single.
+func TestRoundRobinAcrossEscalations(t *testing.T) {
+	r := newRigWith(t, roundRobinPolicy)
+	r.startWorker(t, nil)
+	r.startWorker(t, nil)
+	calls := map[string]int{}
+	for i := range 6 {
+		r.publish("alerts.prometheus", fmt.Sprintf(`{"id":"t%d","status":"firing","labels":{"team":"desk","ticket":"%d"}}`, i, i))
+	}
+	for n := 0; n < 6; {
+		select {
+		case got := <-r.events:
+			if got.Event != "dispatched" {
+				continue
+			}
+			if len(got.People) != 1 {
+				t.Fatalf("dispatched %+v: want one person", got)
+			}
+			calls[got.People[0].Name]++
+			n++
+		case <-time.After(waitFor):
+			t.Fatalf("dispatched %v so far, want 6", calls)
+		}
+	}
+	if calls["aiko"] != 2 || calls["kenji"] != 2 || calls["yuki"] != 2 {
+		t.Fatalf("calls by person %v, want two each", calls)
+	}
+	for _, c := range r.iot.Calls() {
+		if len(c.Tels) != 1 {
+			t.Fatalf("IoTCall rang %v at once: a round-robin step calls one person", c.Tels)
+		}
 	}
 }

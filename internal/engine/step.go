@@ -13,6 +13,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/outcome"
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // errBusy means a live worker (another, or this one on another goroutine)
@@ -39,6 +40,10 @@ func (e *Engine) runIntent(ctx context.Context, key, id string) error {
 		return errBusy
 	}
 	defer e.placing.Delete(key)
+	pick, err := e.roundRobin(ctx, key, id)
+	if err != nil {
+		return err // nobody was called: the wake-up comes again
+	}
 	now := e.clk.Now().UTC()
 	inDoubt := false
 	s, err := e.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
@@ -47,6 +52,9 @@ func (e *Engine) runIntent(ctx context.Context, key, id string) error {
 			return nil, errGone
 		}
 		in := cur.Intent
+		if in.Pick == nil && pick != nil && in.Run.Strategy == provider.RoundRobin {
+			in.Pick = pick
+		}
 		if in.Started {
 			if in.Owner != e.owner && now.Before(in.LeaseUntil) {
 				return nil, errBusy
@@ -69,6 +77,10 @@ func (e *Engine) runIntent(ctx context.Context, key, id string) error {
 	esc, in := s.esc, *s.esc.Intent
 	run := in.Run
 	log := e.log.With(zap.String("escalation", esc.ID), zap.Int("step", run.Step), zap.Int("loop", run.Loop))
+	if run.Strategy == provider.RoundRobin {
+		run = picked(run, in.Pick)
+		log.Info("round robin: this escalation's turn", zap.String("person", run.People[0].Name), zap.String("position", in.Run.RoundRobin))
+	}
 	if inDoubt {
 		e.m.inDoubt.Inc()
 		log.Warn("step in doubt (a worker stopped between calling and recording): placing it again")
