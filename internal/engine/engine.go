@@ -157,7 +157,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	return &Engine{cfg: cfg, js: cfg.JS, st: newStore(cfg.JS, kv), replies: replies, timers: timers, clk: cfg.Clock,
 		log: cfg.Logger.With(zap.String("component", "engine")), m: newMetrics(cfg.Registerer), owner: nuid.Next(),
 		pos: newPositions(cfg.JS, posKV),
-		bg: bg, stopBg: stop}, nil
+		bg:  bg, stopBg: stop}, nil
 }
 
 var (
