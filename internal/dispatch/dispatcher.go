@@ -103,6 +103,13 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req Request, chain []provider
 			d.because(remaining, "dispatch stopped: "+err.Error())
 			break
 		}
+		if i > 0 && stopped(req) {
+			// Acknowledged or resolved while the chain went on: nobody
+			// else is called for this step.
+			out.NotCalled = append(out.NotCalled, notCalled(remaining, "the escalation was acknowledged or resolved before "+via.Provider+" was tried")...)
+			remaining = nil
+			break
+		}
 		remaining = d.link(ctx, req, via, remaining, budget, &out, emit)
 		if len(remaining) > 0 && i+1 < len(chain) {
 			next := chain[i+1].Provider
@@ -115,6 +122,20 @@ func (d *Dispatcher) Dispatch(ctx context.Context, req Request, chain []provider
 	}
 	for _, c := range remaining {
 		out.Unreached = append(out.Unreached, provider.Unreached{Person: c.tried, Reason: c.why})
+	}
+	return out
+}
+
+// stopped says whether the escalation was acknowledged or resolved since the
+// step began (Request.Stopped; never, when the caller gave no way to tell).
+func stopped(req Request) bool { return req.Stopped != nil && req.Stopped() }
+
+// notCalled is people not called on purpose, with why, each with the number
+// last tried (or as given).
+func notCalled(people []*callee, why string) []provider.Unreached {
+	out := make([]provider.Unreached, 0, len(people))
+	for _, c := range people {
+		out = append(out, provider.Unreached{Person: c.tried, Reason: why})
 	}
 	return out
 }
@@ -236,6 +257,12 @@ func (d *Dispatcher) link(ctx context.Context, req Request, via provider.Via, pe
 		if err := ctx.Err(); err != nil && !first {
 			d.because(round, "dispatch stopped: "+err.Error())
 			onward = append(onward, round...)
+			break
+		}
+		if !first && stopped(req) {
+			// Acknowledged or resolved meanwhile: no further numbers, and
+			// nobody passed on.
+			out.NotCalled = append(out.NotCalled, notCalled(round, "the escalation was acknowledged or resolved before their next number was tried")...)
 			break
 		}
 		var pass []*callee

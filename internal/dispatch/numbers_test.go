@@ -443,3 +443,44 @@ func TestFurtherNumbersShareTheBudget(t *testing.T) {
 		})
 	}
 }
+
+// TestNothingMoreOnceStopped: once the escalation is acknowledged or
+// resolved (Request.Stopped), the dispatcher tries neither a person's next
+// number nor the next provider: they are not called, on purpose, with why.
+func TestNothingMoreOnceStopped(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		first   *fakeProvider
+		wantOne []string
+	}{
+		{"no next number", &fakeProvider{name: "one", failed: map[string]string{A1: "not Vaild"}}, []string{"aiko=" + A1}},
+		{"no next provider", &fakeProvider{name: "one", script: []error{errBadRequest}}, []string{"aiko=" + A1}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			second := &fakeProvider{name: "two"}
+			clk := clock.NewFake(t0)
+			d, err := New(Config{Providers: map[string]Provider{"one": tt.first, "two": second}, Attempts: 1,
+				Clock: clk, Registerer: prometheus.NewRegistry()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Acknowledged as soon as the first request was made.
+			stopped := func() bool { return len(tt.first.Calls()) > 0 }
+			var out Outcome
+			drive(t, clk, time.Second, func() {
+				out = d.Dispatch(context.Background(), Request{Strategy: provider.Single, People: []provider.Person{aiko}, Stopped: stopped},
+					chainOf("one", "two"), 15*time.Minute, nil)
+			})
+			if got := numbersOf(tt.first); strings.Join(got, " ") != strings.Join(tt.wantOne, " ") {
+				t.Fatalf("first provider asked for %v, want %v", got, tt.wantOne)
+			}
+			if n := len(second.Calls()); n != 0 {
+				t.Fatalf("the next provider was asked %d times after the escalation stopped", n)
+			}
+			if len(out.NotCalled) != 1 || out.NotCalled[0].Person.Name != "aiko" || !strings.Contains(out.NotCalled[0].Reason, "acknowledged or resolved") ||
+				len(out.Unreached) != 0 {
+				t.Fatalf("outcome %+v, want aiko not called on purpose", out)
+			}
+		})
+	}
+}
