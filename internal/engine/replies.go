@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // DefaultAckWords are the replies that acknowledge: "ack", "1" and "אישור"
@@ -159,8 +161,10 @@ func (e *Engine) calledBefore(ctx context.Context, phone string, at time.Time) (
 	return out, nil
 }
 
-// calledAt reports whether esc called phone at or before at (to the second:
-// a provider's log keeps whole seconds), and the person's name.
+// calledAt reports whether esc called the person whose number phone is at
+// or before at (to the second: a provider's log keeps whole seconds), and
+// the person's name. Any of the person's numbers counts: someone called on
+// their mobile may answer from their other phone.
 func calledAt(esc *Escalation, phone string, at time.Time) (string, bool) {
 	before := func(t time.Time) bool { return !at.Before(t.Truncate(time.Second)) }
 	for _, c := range esc.Calls {
@@ -169,7 +173,7 @@ func calledAt(esc *Escalation, phone string, at time.Time) (string, bool) {
 		}
 		for _, res := range c.Results {
 			for _, p := range res.Reached {
-				if p.Phone == phone {
+				if hasNumber(esc, p, phone) {
 					return p.Name, true
 				}
 			}
@@ -177,12 +181,34 @@ func calledAt(esc *Escalation, phone string, at time.Time) (string, bool) {
 	}
 	if in := esc.Intent; in != nil && in.Started && before(in.StartedAt) {
 		for _, p := range in.Run.People {
-			if p.Phone == phone {
+			if hasNumber(esc, p, phone) {
 				return p.Name, true
 			}
 		}
 	}
 	return "", false
+}
+
+// hasNumber says whether phone is one of p's numbers: the one called, and
+// every number the escalation's policy gives the person.
+func hasNumber(esc *Escalation, p provider.Person, phone string) bool {
+	people := []provider.Person{p}
+	if esc.Policy != nil {
+		if full, ok := esc.Policy.People[p.Name]; ok {
+			people = append(people, full)
+		}
+	}
+	for _, q := range people {
+		if q.Phone == phone || slices.Contains(q.Alternates, phone) {
+			return true
+		}
+		for _, ns := range q.ByProvider {
+			if slices.Contains(ns, phone) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // acknowledgeBy acknowledges escalation id under key, by a person, via

@@ -8,6 +8,8 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/dispatch"
 	"github.com/escalator-oss/escalator/internal/outcome"
+	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 func TestAckCode(t *testing.T) {
@@ -86,5 +88,29 @@ func TestReplyAcknowledges(t *testing.T) {
 	r.publish("alerts.prometheus", `{"id":"pg-down","status":"resolved"}`)
 	if got := r.expect("resolved 0")[0]; got.EscalationID != first.EscalationID {
 		t.Fatalf("resolved %+v", got)
+	}
+}
+
+// TestCalledAtAnyOfThePersonsNumbers: a person called on one number may
+// reply from another of theirs; a stranger's number is not theirs.
+func TestCalledAtAnyOfThePersonsNumbers(t *testing.T) {
+	called := time.Date(2026, 11, 29, 3, 0, 0, 0, time.UTC)
+	esc := &Escalation{
+		Policy: &policy.Policy{People: map[string]provider.Person{
+			"aiko": {Name: "aiko", Phone: "+818012345678", Alternates: []string{"+81312345678"},
+				ByProvider: map[string][]string{"yemot": {"+972501234567"}}},
+		}},
+		Calls: []Call{{At: called, Results: []dispatch.Result{{Provider: "iotcall",
+			Reached: []provider.Person{{Name: "aiko", Phone: "+818012345678"}}}}}},
+	}
+	for phone, want := range map[string]bool{
+		"+818012345678": true, "+81312345678": true, "+972501234567": true, "+972500000000": false,
+	} {
+		if name, ok := calledAt(esc, phone, called.Add(time.Minute)); ok != want || (ok && name != "aiko") {
+			t.Errorf("calledAt(%s) = %q, %v; want %v", phone, name, ok, want)
+		}
+	}
+	if _, ok := calledAt(esc, "+81312345678", called.Add(-time.Minute)); ok {
+		t.Error("a reply before the call counted")
 	}
 }
