@@ -43,6 +43,8 @@ type Config struct {
 	Quieter  Quieter
 	// Actor, when set, serves POST /v1/escalations/{id}/{ack,resolve,escalate}.
 	Actor Actor
+	// Follower, when set, serves GET /v1/events.
+	Follower Follower
 	// Token, when set, is required on every path (httpauth.Token).
 	Token  string
 	Logger *zap.Logger
@@ -80,6 +82,9 @@ func (a *API) Register(mux *http.ServeMux) {
 		for _, kind := range []string{engine.ActAck, engine.ActResolve, engine.ActEscalate} {
 			mux.Handle("POST /v1/escalations/{id}/"+kind, auth.Require(a.act(kind)))
 		}
+	}
+	if a.cfg.Follower != nil {
+		mux.Handle("GET /v1/events", auth.Require(http.HandlerFunc(a.events)))
 	}
 	if a.cfg.Silences != nil {
 		mux.Handle("POST /v1/silences", auth.Require(http.HandlerFunc(a.createSilence)))

@@ -1,0 +1,128 @@
+package app
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/escalator-oss/escalator/internal/outcome"
+)
+
+// sse is one Server-Sent Event.
+type sse struct {
+	id, event string
+	o         outcome.Outcome
+}
+
+// stream opens GET url as an event stream and sends its events on the
+// channel until the test ends.
+func stream(t *testing.T, url, token string, header http.Header) <-chan sse {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	req, _ := http.NewRequestWithContext(ctx, "GET", url, nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("GET %s: %s %s", url, resp.Status, resp.Header.Get("Content-Type"))
+	}
+	out := make(chan sse, 100)
+	go func() {
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		var ev sse
+		for sc.Scan() {
+			line := sc.Text()
+			switch {
+			case strings.HasPrefix(line, "id: "):
+				ev.id = line[4:]
+			case strings.HasPrefix(line, "event: "):
+				ev.event = line[7:]
+			case strings.HasPrefix(line, "data: "):
+				_ = json.Unmarshal([]byte(line[6:]), &ev.o)
+			case line == "" && ev.event != "":
+				out <- ev
+				ev = sse{}
+			}
+		}
+	}()
+	return out
+}
+
+func nextSSE(t *testing.T, events <-chan sse, event string) sse {
+	t.Helper()
+	for {
+		select {
+		case ev := <-events:
+			if ev.event == event {
+				return ev
+			}
+		case <-time.After(waitFor):
+			t.Fatalf("no %s event", event)
+		}
+	}
+}
+
+// TestEventsStream: the outcomes as Server-Sent Events, live; a client that
+// reconnects with Last-Event-ID gets what came after; one escalation's
+// alone when asked.
+func TestEventsStream(t *testing.T) {
+	const token = "events-token"
+	cfg := testConfig(t, t.TempDir())
+	cfg.HTTPToken = token
+	a := startEngineApp(t, cfg)
+	base := "http://" + a.HTTPAddr()
+	live := stream(t, base+"/v1/events", token, nil)
+	nc, _ := subscribeOutcomes(t, a)
+	if err := nc.Publish("alerts.test", []byte(`{"id":"db-down","status":"firing","labels":{"team":"db"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	started := nextSSE(t, live, outcome.Started)
+	dispatched := nextSSE(t, live, outcome.Dispatched)
+	if started.o.AlertID != "db-down" || dispatched.o.EscalationID != started.o.EscalationID || started.id == "" {
+		t.Fatalf("events %+v, %+v", started, dispatched)
+	}
+	// Reconnecting after "started": "dispatched" comes again, from the stream.
+	again := stream(t, base+"/v1/events", token, http.Header{"Last-Event-ID": {started.id}})
+	if got := nextSSE(t, again, outcome.Dispatched); got.id != dispatched.id {
+		t.Fatalf("after reconnecting: %+v, want event %s", got, dispatched.id)
+	}
+	// One escalation's, named by its alert.
+	one := stream(t, base+"/v1/events?escalation=db-down&after=0", token, nil)
+	if err := nc.Publish("alerts.test", []byte(`{"id":"web-down","status":"firing","labels":{"team":"web"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish("alerts.test", []byte(`{"id":"db-down","status":"resolved"}`)); err != nil {
+		t.Fatal(err)
+	}
+	for done := false; !done; {
+		select {
+		case ev := <-one:
+			if ev.o.EscalationID != started.o.EscalationID {
+				t.Fatalf("another escalation's event on a filtered stream: %+v", ev)
+			}
+			done = ev.event == outcome.Resolved
+		case <-time.After(waitFor):
+			t.Fatal("the filtered stream never said resolved")
+		}
+	}
+	req, _ := http.NewRequest("GET", base+"/v1/events", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("without the token: %s", resp.Status)
+	}
+}
