@@ -5,11 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/escalator-oss/escalator/internal/natsx/natstest"
 	"github.com/escalator-oss/escalator/internal/outcome"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // sse is one Server-Sent Event.
@@ -125,4 +129,51 @@ func TestEventsStream(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("without the token: %s", resp.Status)
 	}
+}
+
+// TestEventsSurviveANATSRestart: the NATS server a worker uses restarts;
+// an open event stream goes on with what comes after, without a repeat.
+func TestEventsSurviveANATSRestart(t *testing.T) {
+	const token = "events-token"
+	dir, port := t.TempDir(), natstest.FreePort(t)
+	srv := natstest.RunServerAt(t, dir, port)
+	cfg := testConfig(t, t.TempDir())
+	cfg.HTTPToken, cfg.NATSURL = token, srv.ClientURL()
+	a := startEngineApp(t, cfg)
+	live := stream(t, "http://"+a.HTTPAddr()+"/v1/events", token, nil)
+	publish := func(data string) {
+		t.Helper()
+		nc, err := nats.Connect(srv.ClientURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		js, _ := jetstream.New(nc)
+		if _, err := js.Publish(context.Background(), "alerts.test", []byte(data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(`{"id":"db-down","status":"firing","labels":{"team":"db"}}`)
+	first := nextSSE(t, live, outcome.Dispatched)
+
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	srv = natstest.RunServerAt(t, dir, port)
+	publish(`{"id":"db-down","status":"resolved"}`)
+	got := nextSSE(t, live, outcome.Resolved)
+	if got.o.EscalationID != first.o.EscalationID {
+		t.Fatalf("after the restart: %+v", got)
+	}
+	if a, b := mustSeq(t, first.id), mustSeq(t, got.id); b <= a {
+		t.Fatalf("event ids %d then %d: a repeat", a, b)
+	}
+}
+
+func mustSeq(t *testing.T, id string) uint64 {
+	t.Helper()
+	n, err := strconv.ParseUint(id, 10, 64)
+	if err != nil {
+		t.Fatalf("event id %q: %v", id, err)
+	}
+	return n
 }

@@ -60,21 +60,7 @@ func TestEmbeddedServerRestart(t *testing.T) {
 
 // runServerAt starts a JetStream server on port with its store in dir.
 func runServerAt(t *testing.T, dir string, port int) *server.Server {
-	t.Helper()
-	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: port, JetStream: true, StoreDir: dir,
-		NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
-		t.Fatal("nats-server not ready")
-	}
-	t.Cleanup(func() {
-		s.Shutdown()
-		s.WaitForShutdown()
-	})
-	return s
+	return natstest.RunServerAt(t, dir, port)
 }
 
 // TestExternalServerRestart shuts the NATS server a worker is connected to
