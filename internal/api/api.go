@@ -17,6 +17,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/engine"
 	"github.com/escalator-oss/escalator/internal/httpauth"
+	"github.com/escalator-oss/escalator/internal/policy"
 )
 
 // requestTimeout bounds the JetStream reads of one request.
@@ -45,6 +46,8 @@ type Config struct {
 	Actor Actor
 	// Follower, when set, serves GET /v1/events.
 	Follower Follower
+	// Policies, when set, returns the policies in force: GET /v1/oncall.
+	Policies func() *policy.Set
 	// Token, when set, is required on every path (httpauth.Token).
 	Token  string
 	Logger *zap.Logger
@@ -82,6 +85,9 @@ func (a *API) Register(mux *http.ServeMux) {
 		for _, kind := range []string{engine.ActAck, engine.ActResolve, engine.ActEscalate} {
 			mux.Handle("POST /v1/escalations/{id}/"+kind, auth.Require(a.act(kind)))
 		}
+	}
+	if a.cfg.Policies != nil {
+		mux.Handle("GET /v1/oncall", auth.Require(http.HandlerFunc(a.oncall)))
 	}
 	if a.cfg.Follower != nil {
 		mux.Handle("GET /v1/events", auth.Require(http.HandlerFunc(a.events)))

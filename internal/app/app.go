@@ -215,7 +215,7 @@ func (a *App) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return err
 		}
-		v1, err := api.New(api.Config{Escalations: a.eng, Silences: a.silences, Quieter: a.eng, Actor: a.eng, Follower: a.eng, Token: a.cfg.HTTPToken, Logger: a.log})
+		v1, err := api.New(api.Config{Escalations: a.eng, Silences: a.silences, Quieter: a.eng, Actor: a.eng, Follower: a.eng, Policies: store.Current, Token: a.cfg.HTTPToken, Logger: a.log})
 		if err != nil {
 			return err
 		}
