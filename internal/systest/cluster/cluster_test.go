@@ -50,7 +50,7 @@ var streams = []string{
 	natsx.StreamAlerts, natsx.StreamDead, natsx.StreamTimers, natsx.StreamOutcomes,
 	natsx.StreamHeartbeats, natsx.StreamHeartbeatTimers,
 	"KV_" + natsx.BucketEscalations, "KV_" + natsx.BucketDedup, "KV_" + natsx.BucketLocks,
-	"KV_" + natsx.BucketReplies, "KV_" + natsx.BucketSilences, "KV_" + natsx.BucketHeartbeats,
+	"KV_" + natsx.BucketReplies, "KV_" + natsx.BucketSilences, "KV_" + natsx.BucketHeartbeats, "KV_" + natsx.BucketPositions,
 }
 
 // TestThreeNodesThreeWorkers runs three escalator workers against a 3-node
