@@ -154,13 +154,14 @@ func rotationNow(rot *Rotation, source, layer string, restrict []TimeWindow, t t
 	return rn
 }
 
-// cover returns who is on call at t and from where.
+// cover returns who is on call at t and from where. Its People are a slice
+// of its own, which the caller may grow.
 func (r *Roster) cover(t time.Time) Cover {
 	if r == nil {
 		return Cover{}
 	}
 	if o, ok := r.override(t); ok {
-		return Cover{People: o.Who(), Source: SourceOverride}
+		return Cover{People: slices.Clone(o.Who()), Source: SourceOverride}
 	}
 	return r.layered(t, len(r.Layers))
 }

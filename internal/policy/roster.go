@@ -241,23 +241,29 @@ func (r *Roster) Order(t time.Time) []string {
 	if len(c.People) == 0 {
 		return nil
 	}
-	out := append([]string(nil), c.People...)
+	out := c.People // cover's own slice: ours to grow
 	src := c
 	if c.Source == SourceOverride {
 		src = r.layered(t, len(r.Layers))
 	}
+	add := func(name string) {
+		if !slices.Contains(out, name) {
+			out = append(out, name)
+		}
+	}
 	if rot := r.rotation(src); rot != nil {
 		if first := rot.Scheduled(t); first >= 0 {
 			for i := range rot.People {
-				if name := rot.People[(first+i)%len(rot.People)]; !slices.Contains(out, name) {
-					out = append(out, name)
-				}
+				add(rot.People[(first+i)%len(rot.People)])
 			}
 		}
 	}
-	for _, name := range r.Members() {
-		if !slices.Contains(out, name) {
-			out = append(out, name)
+	for _, name := range r.People {
+		add(name)
+	}
+	for i := range r.Layers {
+		for _, name := range r.Layers[i].People {
+			add(name)
 		}
 	}
 	return out
