@@ -97,6 +97,14 @@ func TestSharedProblems(t *testing.T) {
 		{"a policy's roster with nobody", "name: p\nroster: {handoff: daily}\nsteps: [{notify: [], via: [{yemot: {ivr_path: 'ivr2:/1'}}], wait: 1m}]\n",
 			"x.yaml:2:9: roster: has nobody: name people (the rotation, in order), layers, or an override with a person\n" +
 				"x.yaml:3:18: steps[0].notify: must name at least one person"},
+		{"a policy's own roster with layers and on_call, its own people and shared ones", docs(peopleDoc,
+			"name: p\npeople: {sora: {phone: '+81 80-5555-6666'}}\n"+
+				"roster: {people: [sora, aiko], on_call: 2, layers: [{name: night, people: [kenji, yuki, sora], handoff: daily, start: 2026-01-05T00:00:00Z, restrict: {from: '22:00', to: '06:00'}}]}\n"+
+				"steps: [{notify: oncall, strategy: broadcast, via: [{yemot: {ivr_path: 'ivr2:/1'}}], wait: 1m}]\n"), ""},
+		{"a policy's own roster layer naming nobody known", docs(peopleDoc,
+			"name: p\nroster: {layers: [{people: [kenji, carol], handoff: daily, start: 2026-01-05T00:00:00Z}]}\n"+
+				"steps: [{notify: roster, strategy: rotation, via: [{yemot: {ivr_path: 'ivr2:/1'}}], wait: 1m}]\n"),
+			"x.yaml:7:36: roster.layers[0].people[1]: undefined person \"carol\" (define it under people, or in a people file)"},
 		{"a roster of overrides only", docs(peopleDoc, "roster: db\noverrides: [{person: aiko, start: 2026-01-01T00:00:00Z, end: 2026-01-02T00:00:00Z}]\n"), ""},
 		{"a roster named twice", docs(peopleDoc, rosterDoc, rosterDoc),
 			"x.yaml:11:9: roster: duplicate roster name \"db\" (also in x.yaml:6:9)"},
