@@ -215,3 +215,30 @@ func TestPlanRepage(t *testing.T) {
 		t.Errorf("a timer re-paged an acknowledgement without ack_timeout: %+v", again)
 	}
 }
+
+// TestSnapshotBeforeSharedRosters: an escalation stored before shared
+// rosters and layers (its policy's roster as it was written then, the
+// override's single person) runs the same after the upgrade.
+func TestSnapshotBeforeSharedRosters(t *testing.T) {
+	const old = `{"name":"team","match":{},"people":{"alice":{"name":"alice","phone":"+818012345678"},` +
+		`"bob":{"name":"bob","phone":"+819011112222"},"carol":{"name":"carol","phone":"+817012345678"}},` +
+		`"roster":{"people":["alice","bob","carol"],"handoff":"daily","start":"2026-03-01T09:00:00-05:00","time_zone":"America/New_York",` +
+		`"overrides":[{"person":"carol","start":"2026-03-20T00:00:00Z","end":"2026-03-21T00:00:00Z"},{"start":"2026-03-25T00:00:00Z","end":"2026-03-26T00:00:00Z"}]},` +
+		`"steps":[{"notify":{"kind":"oncall"},"strategy":"single","via":[{"provider":"iotcall","iotcall":{"rule":"oncall"}}],"wait":300000000000},` +
+		`{"notify":{"kind":"roster"},"strategy":"rotation","via":[{"provider":"iotcall","iotcall":{"rule":"rot"}}],"wait":600000000000}]}`
+	var p Policy
+	if err := json.Unmarshal([]byte(old), &p); err != nil {
+		t.Fatal(err)
+	}
+	team := loadTeam(t)
+	for _, at := range []string{"2026-03-08T13:30:00Z", "2026-03-20T12:00:00Z", "2026-03-25T12:00:00Z"} {
+		now := mustTime(t, at)
+		for i := range p.Steps {
+			got, why := p.Resolve(p.Steps[i].Notify, now)
+			want, why2 := team.Resolve(team.Steps[i].Notify, now)
+			if !reflect.DeepEqual(names(got), names(want)) || why != why2 {
+				t.Errorf("step %d at %s: the old snapshot calls %q (%s), want %q (%s)", i, at, names(got), why, names(want), why2)
+			}
+		}
+	}
+}
