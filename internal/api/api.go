@@ -33,6 +33,8 @@ type Escalations interface {
 	// short code, an alert id): engine.ErrNotFound, or an
 	// *engine.AmbiguousError for a short code several share.
 	Lookup(ctx context.Context, ref string) (string, error)
+	// Upcoming returns what an escalation would still do if nobody acted.
+	Upcoming(ctx context.Context, ref string) (*engine.Plan, error)
 }
 
 // Config configures an API.
@@ -81,6 +83,7 @@ func (a *API) Register(mux *http.ServeMux) {
 	auth := httpauth.Token(a.cfg.Token)
 	mux.Handle("GET /v1/escalations", auth.Require(http.HandlerFunc(a.listEscalations)))
 	mux.Handle("GET /v1/escalations/{id}", auth.Require(http.HandlerFunc(a.getEscalation)))
+	mux.Handle("GET /v1/escalations/{id}/plan", auth.Require(http.HandlerFunc(a.getPlan)))
 	if a.cfg.Actor != nil {
 		for _, kind := range []string{engine.ActAck, engine.ActResolve, engine.ActEscalate} {
 			mux.Handle("POST /v1/escalations/{id}/"+kind, auth.Require(a.act(kind)))
@@ -151,6 +154,26 @@ func (a *API) getEscalation(w http.ResponseWriter, r *http.Request) {
 		a.unavailable(w, "read escalation", err)
 	default:
 		writeJSON(w, http.StatusOK, d)
+	}
+}
+
+// getPlan answers what an escalation would still do if nobody acted: its
+// steps to come, with their times, people and providers.
+func (a *API) getPlan(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	id, ok := a.lookup(ctx, w, r.PathValue("id"))
+	if !ok {
+		return
+	}
+	plan, err := a.cfg.Escalations.Upcoming(ctx, id)
+	switch {
+	case errors.Is(err, engine.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, problem{Error: "no escalation " + id})
+	case err != nil:
+		a.unavailable(w, "plan escalation", err)
+	default:
+		writeJSON(w, http.StatusOK, plan)
 	}
 }
 

@@ -48,6 +48,9 @@ func (noEscalations) List(context.Context, engine.Query) (engine.Page, error) {
 	return engine.Page{}, nil
 }
 func (noEscalations) Lookup(context.Context, string) (string, error) { return "", engine.ErrNotFound }
+func (noEscalations) Upcoming(context.Context, string) (*engine.Plan, error) {
+	return nil, engine.ErrNotFound
+}
 func (noEscalations) Find(context.Context, string) (*engine.Detail, error) {
 	return nil, engine.ErrNotFound
 }

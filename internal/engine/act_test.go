@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/escalator-oss/escalator/internal/policy"
 	"github.com/escalator-oss/escalator/internal/silence"
@@ -109,4 +110,35 @@ func TestActEscalateASilencedAlert(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.expect("escalated 0", "started 0", "dispatched 0")
+}
+
+// TestUpcomingPlansFromNow: what an escalation would still do if nobody
+// acted — its next step at the end of the current wait, then the end; an
+// acknowledged one without ack_timeout, nothing.
+func TestUpcomingPlansFromNow(t *testing.T) {
+	r := newRigWith(t, slowPolicy)
+	w := r.startWorker(t, nil)
+	r.publish("alerts.prometheus", pgDown)
+	d := r.expect("started 0", "dispatched 0")[1]
+	ctx := context.Background()
+	plan, err := w.eng.Upcoming(ctx, "pg-down")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Steps) != 2 || plan.Steps[0].Event != "step" || plan.Steps[0].Step != 1 || plan.Steps[0].Strategy != "rotation" ||
+		len(plan.Steps[0].People) != 2 || plan.Steps[1].Event != "exhausted" {
+		t.Fatalf("plan %+v", plan.Steps)
+	}
+	if at := plan.Steps[0].At; at.Sub(d.At) < 9*time.Minute || at.Sub(d.At) > 11*time.Minute {
+		t.Fatalf("step 2 at %s, %s after step 1's call; want its wait (10m)", at, at.Sub(d.At))
+	}
+	if _, err := w.eng.Act(ctx, d.EscalationID, Action{Kind: ActAck, By: "aiko"}); err != nil {
+		t.Fatal(err)
+	}
+	if plan, err := w.eng.Upcoming(ctx, d.EscalationID); err != nil || len(plan.Steps) != 0 || plan.Status != policy.Acknowledged {
+		t.Fatalf("after the ack: %+v %v, want nothing to come", plan, err)
+	}
+	if _, err := w.eng.Upcoming(ctx, "no-such-alert"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown: %v", err)
+	}
 }
