@@ -48,7 +48,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	case "policy":
 		return policyCommand(ctx, args[1:], stdout, stderr)
 	case "oncall":
-		return oncallCommand(args[1:], stdout, stderr)
+		return oncallCommand(ctx, args[1:], stdout, stderr, getenv)
+	case "ls":
+		return lsCommand(ctx, args[1:], stdout, stderr, getenv)
+	case "show":
+		return showCommand(ctx, args[1:], stdout, stderr, getenv)
+	case "ack", "resolve", "escalate":
+		return actCommand(ctx, args[0], args[1:], stdout, stderr, getenv)
+	case "silence":
+		return silenceCommand(ctx, args[1:], stdout, stderr, getenv)
+	case "tail":
+		return tailCommand(ctx, args[1:], stdout, stderr, getenv)
 	case "bench":
 		return benchCommand(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
@@ -133,9 +143,25 @@ Commands:
   run               run the worker (embeds NATS unless --nats-url is given)
   policy check      validate policy files and explain every problem
   policy simulate   show who would be called, how and when, for an alert
-  oncall            show who is on call in each roster, from which layer, until when
   bench             measure throughput, latency, memory and recovery against raw JetStream
   version           print the version
+
+Commands for people on call, talking to a running worker's HTTP API:
+  ls                list the escalations, newest first (active ones by default)
+  show              one escalation: where it stands and its timeline
+  ack               acknowledge an escalation: its further steps stop
+  resolve           end an escalation and its calls
+  escalate          run an escalation's next step now
+  oncall            show who is on call in each roster, from which layer, until when
+                    (the worker's, or with --policies DIR from the files alone)
+  silence           add, list (ls) or expire (rm) silences
+  tail              follow the outcomes live, one line each
+
+They reach the worker at --server (default http://127.0.0.1:8080, or
+$ESCALATOR_SERVER) with its token in $ESCALATOR_TOKEN (or the file named by
+$ESCALATOR_TOKEN_FILE, or --token), and print for people, or with
+--format json the API's JSON for scripts. An escalation is named by its
+short code (4821), its id or an alert id.
 
 Run "escalator <command> --help" for a command's flags.
 `

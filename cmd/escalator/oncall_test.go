@@ -68,3 +68,45 @@ func TestOncallCommand(t *testing.T) {
 		})
 	}
 }
+
+// TestOncallFromWorker: without --policies, escalator oncall asks the
+// worker, and says the same as from the files the worker loaded, in text
+// and JSON; a roster or policy the worker does not have is a 404, exit 1.
+func TestOncallFromWorker(t *testing.T) {
+	shipped := filepath.Join("..", "..", "policies")
+	w := startWorker(t, shipped)
+	const at = "2026-03-09T10:00:00+09:00"
+	for _, args := range [][]string{
+		{"--at", at},
+		{"--at", at, "--roster", "db-primary", "--next", "1"},
+		{"--at", "2027-01-01T12:00:00+09:00", "--policy", "database", "--format", "json"},
+		{"--at", at, "--next", "0", "--format", "json"},
+	} {
+		fromWorker := w.must(t, append([]string{"oncall"}, args...)...)
+		fromFiles := w.must(t, append([]string{"oncall", "--policies", shipped}, args...)...)
+		if fromWorker != fromFiles {
+			t.Errorf("oncall %v from the worker:\n%s\nfrom the files:\n%s", args, fromWorker, fromFiles)
+		}
+	}
+	wantIn(t, "oncall", w.must(t, "oncall", "--at", at, "--roster", "db-primary"),
+		"  on call    kenji  layer business-hours  since Mon 09:00 JST, 1h ago  until Mon 18:00 JST, in 8h")
+	// ESCALATOR_POLICIES reads the files, as before; --server wins over it.
+	if r := cmd(t, w.env("ESCALATOR_POLICIES=no/such/dir"), "oncall"); r.code != 1 || !strings.Contains(r.stderr, "no/such/dir") {
+		t.Errorf("oncall with ESCALATOR_POLICIES: %s", r)
+	}
+	if r := cmd(t, w.env("ESCALATOR_POLICIES=no/such/dir"), "oncall", "--server", w.url); r.code != 0 {
+		t.Errorf("oncall --server with ESCALATOR_POLICIES: %s", r)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--roster", "ops"}, "escalator oncall: no roster ops (a shared roster's name, or a policy's for its own)\n"},
+		{[]string{"--policy", "nope"}, "escalator oncall: no policy nope in force\n"},
+	} {
+		r := cmd(t, w.env(), append([]string{"oncall"}, tt.args...)...)
+		if r.code != 1 || r.stderr != tt.want {
+			t.Errorf("oncall %v: %s\nwant: %s", tt.args, r, tt.want)
+		}
+	}
+}
