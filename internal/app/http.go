@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/escalator-oss/escalator/internal/console"
 	"github.com/escalator-oss/escalator/internal/httpauth"
 )
 
@@ -55,7 +56,9 @@ func newHTTPServer(h http.Handler) *http.Server {
 type registrar interface{ Register(*http.ServeMux) }
 
 // routes is every HTTP path the worker serves: /healthz, /readyz and
-// /metrics, open to all, and those of parts. Every other path, known or
+// /metrics, open to all; the web console's page at / and its assets under
+// /console/, open to all too (they hold no data: every API call the page
+// makes needs the token); and those of parts. Every other path, known or
 // not, requires the --http-token when one is set, whatever the part itself
 // checks: the API lists people and their phone numbers, and a path added
 // later is guarded before anyone has to remember it.
@@ -79,6 +82,9 @@ func (a *App) routes(parts ...registrar) http.Handler {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.reg, promhttp.HandlerOpts{Registry: a.reg}))
+	page := console.Handler()
+	mux.Handle("GET /{$}", page)
+	mux.Handle("GET "+console.Prefix, page)
 	mux.Handle("/", httpauth.Token(a.cfg.HTTPToken).Require(guarded))
 	return mux
 }

@@ -76,7 +76,9 @@ func TestHTTPTokenGuardsEveryPath(t *testing.T) {
 		{"pagerduty", "POST", "/v2/enqueue",
 			`{"routing_key":"team-db","event_action":"trigger","dedup_key":"db/primary","payload":{"summary":"DB down","source":"db-1","severity":"critical"}}`, http.StatusAccepted},
 		{"unregistered path", "GET", "/v1/people", "", http.StatusNotFound},
-		{"root", "GET", "/", "", http.StatusNotFound},
+		// "/" is the console's page, open to all (console_test.go).
+		{"beside the console's page", "GET", "/index.html", "", http.StatusNotFound},
+		{"root, other method", "POST", "/", "", http.StatusNotFound},
 		{"probe path, other method", "POST", "/healthz", "", http.StatusNotFound},
 	}
 	for _, tt := range tests {
