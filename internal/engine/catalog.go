@@ -62,25 +62,40 @@ var ErrBadCursor = fmt.Errorf("the cursor is not one a listing gave")
 // it reads the records written since it last looked.
 const catalogFullEvery = 10 * time.Minute
 
-// catalog is every escalation's summary, in memory, for listings: brought
-// up to date before each listing by reading the escalations bucket's
-// records written since the last one (the stream's tail), and every
-// catalogFullEvery by reading them all (as activeCount does). A listing
-// reads no record it has already read: 100k ended escalations cost their
-// summaries' memory (a few hundred bytes each) and one full read every ten
-// minutes, not a read of the bucket per call.
+// catalog is what a listing filters and orders on, for every escalation,
+// in memory: brought up to date before each listing by reading the
+// escalations bucket's records written since the last one (the stream's
+// tail), and every catalogFullEvery by reading them all (as activeCount
+// does). A listing reads no record it has already read: 100k ended
+// escalations cost their entries' memory (about a hundred bytes each) and
+// one full read every ten minutes, not a read of the bucket per call. The
+// page's escalations are then read from their records, so what a listing
+// shows is current.
 type catalog struct {
 	mu   sync.Mutex
-	all  map[string]Summary // by escalation key
+	all  map[string]catEntry // by escalation key
 	upTo uint64
 	full time.Time
+}
+
+// catEntry is one escalation as the catalog keeps it.
+type catEntry struct {
+	ID        string
+	Policy    string
+	ShortCode string
+	Status    policy.Status
+	Started   time.Time
+}
+
+func (c catEntry) summary() Summary {
+	return Summary{ID: c.ID, Policy: c.Policy, ShortCode: c.ShortCode, Status: c.Status, Started: c.Started}
 }
 
 // refresh brings c up to date.
 func (c *catalog) refresh(ctx context.Context, e *Engine, now time.Time) error {
 	from := c.upTo + 1
 	if c.all == nil || now.Sub(c.full) >= catalogFullEvery {
-		c.all, from = map[string]Summary{}, 0
+		c.all, from = map[string]catEntry{}, 0
 	}
 	upTo, err := e.scan(ctx, "e.", from, func(r entry) {
 		var esc Escalation
@@ -88,7 +103,8 @@ func (c *catalog) refresh(ctx context.Context, e *Engine, now time.Time) error {
 			delete(c.all, r.Key)
 			return
 		}
-		c.all[r.Key] = summarize(&esc)
+		s := summarize(&esc)
+		c.all[r.Key] = catEntry{ID: s.ID, Policy: s.Policy, ShortCode: s.ShortCode, Status: s.Status, Started: s.Started}
 	})
 	if err != nil {
 		c.all = nil // start over with a full read
@@ -119,16 +135,17 @@ func (e *Engine) List(ctx context.Context, q Query) (Page, error) {
 		return Page{}, err
 	}
 	e.cat.mu.Lock()
-	defer e.cat.mu.Unlock()
 	if err := e.cat.refresh(ctx, e, e.clk.Now()); err != nil {
+		e.cat.mu.Unlock()
 		return Page{}, err
 	}
 	var out []Summary
-	for _, s := range e.cat.all {
-		if listed(s, q) && (after == nil || newer(*after, s)) {
+	for _, c := range e.cat.all {
+		if s := c.summary(); listed(s, q) && (after == nil || newer(*after, s)) {
 			out = append(out, s)
 		}
 	}
+	e.cat.mu.Unlock()
 	slices.SortFunc(out, func(a, b Summary) int {
 		switch {
 		case newer(a, b):
@@ -143,10 +160,53 @@ func (e *Engine) List(ctx context.Context, q Query) (Page, error) {
 		page.Escalations = out[:q.Limit]
 		page.NextCursor = encodeCursor(out[q.Limit-1])
 	}
-	if page.Escalations == nil {
-		page.Escalations = []Summary{}
+	full, err := e.summaries(ctx, page.Escalations)
+	if err != nil {
+		return Page{}, err
 	}
+	page.Escalations = full
 	return page, nil
+}
+
+// pageReaders bounds the records a listing reads at once.
+const pageReaders = 8
+
+// summaries reads the records of a page's escalations and returns their
+// summaries, in order; one gone or replaced since the catalog saw it is
+// left out.
+func (e *Engine) summaries(ctx context.Context, list []Summary) ([]Summary, error) {
+	full := make([]*Summary, len(list))
+	errs := make([]error, len(list))
+	sem := make(chan struct{}, pageReaders)
+	var wg sync.WaitGroup
+	for i, s := range list {
+		tok, _, _ := strings.Cut(s.ID, "-")
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			esc, _, err := e.st.load(ctx, escKey(tok))
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			if esc != nil && esc.ID == s.ID {
+				sum := summarize(esc)
+				full[i] = &sum
+			}
+		}()
+	}
+	wg.Wait()
+	out := make([]Summary, 0, len(list))
+	for i, s := range full {
+		if errs[i] != nil {
+			return nil, fmt.Errorf("list escalations: %w", errs[i])
+		}
+		if s != nil {
+			out = append(out, *s)
+		}
+	}
+	return out, nil
 }
 
 // listed says whether s is one q asks for.
@@ -259,10 +319,11 @@ func (e *Engine) byShortCode(ctx context.Context, code string) (string, error) {
 		return "", err
 	}
 	var open, ended []Summary
-	for _, s := range e.cat.all {
-		if s.ShortCode != code {
+	for _, c := range e.cat.all {
+		if c.ShortCode != code {
 			continue
 		}
+		s := c.summary()
 		if s.Status == policy.Resolved || s.Status == policy.Exhausted {
 			ended = append(ended, s)
 		} else {

@@ -88,8 +88,9 @@ func upcoming(esc *Escalation, now time.Time) []Planned {
 		dec = policy.Plan(p, st, policy.Input{Kind: policy.Timer, At: st.NextAt}, at)
 		out = appendPlanned(out, "repage", dec, at)
 	default:
-		if esc.Intent != nil {
-			// A step recorded or being placed: it comes first.
+		if esc.Intent != nil && !esc.Intent.Started {
+			// A step recorded and about to be placed: it comes first. (One
+			// being placed is happening now: the timeline shows it.)
 			out = append(out, planned("step", esc.Intent.Run, maxTime(st.StepStartedAt, now)))
 		}
 		dec = policy.Decision{State: st}
