@@ -18,6 +18,7 @@
     streamGen: 0,
     streamAbort: null,
     pending: [], // actions waiting for their outcome: {match(o), done(o)}
+    recent: [], // the last outcomes, for an answer that comes after its outcome
     route: '',
     oneID: '', // the escalation the detail view shows (its id)
     oneRef: '', // as named in the address
@@ -36,7 +37,7 @@
       else if (k === 'data') Object.assign(el.dataset, v);
       else el.setAttribute(k, v === true ? '' : v);
     }
-    for (const kid of kids.flat()) {
+    for (const kid of kids.flat(Infinity)) {
       if (kid != null && kid !== false) el.append(kid instanceof Node ? kid : String(kid));
     }
     return el;
@@ -275,13 +276,15 @@
     } catch {
       return;
     }
+    S.recent.push(o);
+    if (S.recent.length > 200) S.recent.shift();
     const d = S.details.get(o.escalation_id);
     if (d && d.timeline) d.timeline.push(o);
     later('lists', refreshLists);
     if (S.route === 'escalation' && (o.escalation_id === S.oneID || o.alert_id === S.oneRef || o.short_code === S.oneRef)) {
-      later('one', () => showOne(S.oneRef, false));
+      later('one', refreshOne);
     }
-    if (S.route === 'silences' && o.event === 'silenced') later('silences', () => showSilences(false));
+    if (S.route === 'silences' && o.event === 'silenced') later('silences', () => S.route === 'silences' && showSilences(false));
     for (const p of S.pending.slice()) {
       if (p.match(o)) {
         S.pending.splice(S.pending.indexOf(p), 1);
@@ -298,6 +301,12 @@
       timers[name] = 0;
       fn();
     }, 200);
+  }
+
+  // refreshOne reads the escalation the detail view shows again, if it
+  // still shows one (the view may have changed since this was asked for).
+  function refreshOne() {
+    if (S.route === 'escalation') showOne(S.oneRef, false);
   }
 
   function refreshAll() {
@@ -358,7 +367,8 @@
   function toast(text, bad) {
     const el = h('div', { class: 'toast' + (bad ? ' bad' : '') }, text);
     $('toasts').append(el);
-    setTimeout(() => el.remove(), bad ? 12000 : 8000);
+    while ($('toasts').children.length > 2) $('toasts').firstElementChild.remove();
+    setTimeout(() => el.remove(), bad ? 12000 : 6000);
   }
 
   // ---- Escalations.
@@ -532,7 +542,7 @@
       if (!(err instanceof AuthError)) toast(a.verb + ' ' + label + ': ' + err.message, true);
     }
     later('lists', refreshLists);
-    if (S.route === 'escalation') later('one', () => showOne(S.oneRef, false));
+    if (S.route === 'escalation') later('one', refreshOne);
   }
 
   // ---- One escalation: its timeline on a time axis next to its plan.
@@ -773,10 +783,14 @@
     }
     $('dlg-silence').close();
     toast('Silence made, until ' + localFmt.format(new Date(got.ends_at)) + (got.escalations ? '; ' + got.escalations + ' running escalation(s) to keep quiet' : ''));
-    S.pending.push({
+    // The escalations it quietened at once may have been reported on the
+    // stream before this answer came.
+    const quietened = {
       match: (o) => o.event === 'silenced' && o.silence === got.id,
       done: (o) => toast(o.policy + ' · ' + o.alert_id + ' kept quiet until ' + localFmt.format(new Date(o.until))),
-    });
+    };
+    S.recent.filter(quietened.match).forEach(quietened.done);
+    S.pending.push(quietened);
     if (S.route === 'silences') showSilences(false);
   });
 
