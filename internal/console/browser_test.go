@@ -216,7 +216,7 @@ func TestConsole(t *testing.T) {
 	tb.open(base + "/#/")
 	tb.until("the quiet escalation in the list", cardOf("active", "web-slow")+`.dataset.status === 'silenced'`)
 	tb.open(base + "/#/silences")
-	tb.until("the silence, by whom and why", `[...document.querySelectorAll('#silence-list article')].some((a) => /team=web/.test(a.innerText) && /aiko/.test(a.innerText) && /CHG-42/.test(a.innerText))`)
+	tb.until("the silence, by whom and why", `[...document.querySelectorAll('#silence-list article')].some((a) => /team=web/.test(a.innerText) && /aiko/.test(a.innerText) && /CHG-42/.test(a.innerText) && a.querySelector('.badge').innerText === 'active')`)
 	tb.until("the heartbeat monitor", `document.querySelector('#heartbeat-list [data-heartbeat="console-backup"]')`)
 	tb.accessibleNames("silences")
 	tb.screenshots("silences")

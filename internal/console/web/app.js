@@ -813,7 +813,7 @@
       actions.push(h('button', { type: 'button', id: 'expire-' + s.id, 'aria-label': 'Expire the silence by ' + s.by + (s.comment ? ': ' + s.comment : ''), onclick: () => expire(s) }, 'Expire now'));
     }
     return h('article', { class: 'card', data: { silence: s.id, status: s.status } },
-      h('div', { class: 'esc-head' }, badge(s.status), matcherChips(s)),
+      h('div', { class: 'esc-head' }, badge(s.status, s.status), matcherChips(s)),
       h('dl', { class: 'facts' }, facts),
       h('div', { class: 'actions' }, actions));
   }
@@ -836,7 +836,7 @@
     if (!zero(m.missed)) fact('Missed', when(m.missed), ' — alert ', m.alert_id, ' firing');
     if (m.summary) fact('Raises', m.summary);
     return h('article', { class: 'card', data: { heartbeat: m.name, state: m.state } },
-      h('div', { class: 'esc-head' }, badge(m.state), h('h3', null, m.name)),
+      h('div', { class: 'esc-head' }, badge(m.state, m.state), h('h3', null, m.name)),
       h('dl', { class: 'facts' }, facts));
   }
 
