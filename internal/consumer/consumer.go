@@ -207,11 +207,20 @@ func (p *pool) run(ctx context.Context, cons jetstream.Consumer, route func(jets
 	// (which creates the consumer again).
 	var fatal error
 	fetchDone := make(chan struct{})
+	// fetchCtx ends the fetcher when the grace period is over even if the
+	// iterator is still draining: a drain needs the server to confirm it,
+	// and with NATS unreachable it would hold the shutdown for the
+	// connection's whole drain timeout (Stop after Drain does nothing).
+	fetchCtx, endFetch := context.WithCancel(context.WithoutCancel(ctx))
+	defer endFetch()
 	go func() {
 		defer close(fetchDone)
 		for {
-			msg, err := it.Next()
+			msg, err := it.Next(jetstream.NextContext(fetchCtx))
 			if err != nil {
+				if fetchCtx.Err() != nil {
+					return // the grace period is over; what is buffered is redelivered after AckWait
+				}
 				if errors.Is(err, jetstream.ErrConsumerDeleted) || errors.Is(err, jetstream.ErrBadRequest) {
 					fatal = fmt.Errorf("pull messages: %w", err)
 					return
@@ -252,6 +261,7 @@ func (p *pool) run(ctx context.Context, cons jetstream.Consumer, route func(jets
 		expired = true
 		p.log.Warn("grace period over: cancelling work in flight; it will be redelivered")
 		it.Stop()
+		endFetch()
 		hcancel()
 		<-fetchDone
 	}

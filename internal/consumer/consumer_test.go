@@ -297,6 +297,56 @@ func TestShutdownBoundedByGrace(t *testing.T) {
 	}
 }
 
+// TestShutdownBoundedByGraceWithNATSDown: with the server gone the
+// iterator's drain cannot finish (the server never confirms it); Run still
+// returns once the grace period is over, not after the connection's drain
+// or reconnect timeouts.
+func TestShutdownBoundedByGraceWithNATSDown(t *testing.T) {
+	s := natstest.RunServer(t, "")
+	_, js := natstest.Connect(t, s)
+	ctx := context.Background()
+	topo := natsx.Topology{}
+	if err := natsx.Ensure(ctx, js, topo); err != nil {
+		t.Fatal(err)
+	}
+	handled := make(chan struct{}, 10)
+	const grace = 100 * time.Millisecond
+	c, err := New(Config{
+		JS: js, Workers: 1, Topology: topo, Metrics: metrics.NewAlerts(prometheus.NewRegistry()), Grace: grace,
+		Handler: HandlerFunc(func(ctx context.Context, d Delivery) error {
+			handled <- struct{}{}
+			return nil
+		}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(ctx, "alerts.nats", []byte(`{"id":"a","status":"firing"}`)); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	stopped := make(chan error, 1)
+	go func() { stopped <- c.Run(rctx) }()
+	select {
+	case <-handled:
+	case <-time.After(waitFor):
+		t.Fatal("no alert reached the handler")
+	}
+	s.Shutdown()
+	s.WaitForShutdown()
+	cancel()
+	// Generous against a slow machine, well short of the drain timeout.
+	const bound = grace + 2*time.Second
+	select {
+	case err := <-stopped:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(bound):
+		t.Fatalf("Run did not return within %v of the stop with NATS down", bound)
+	}
+}
+
 // TestDeletedConsumerStopsRun: a consumer deleted under a running worker
 // (`nats consumer rm`) ends Run with the reason, instead of a worker that
 // looks alive and takes nothing.

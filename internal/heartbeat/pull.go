@@ -24,6 +24,10 @@ func (e *retryLater) Error() string { return e.why }
 // their messages small; each is handled in order, one at a time.
 const pullBatch = 16
 
+// stopWait is how long a stopping consumer waits for its drain (the
+// messages it had buffered, handed back) before it returns anyway.
+const stopWait = 3 * time.Second
+
 // pull handles the messages of a durable consumer one at a time, in stream
 // order, until ctx ends: nil acknowledges a message, a *retryLater hands it
 // back for later, any other error hands it back with backoff (the consumers
@@ -42,12 +46,27 @@ func (r *Runtime) pull(ctx context.Context, stream, consumer, what string, handl
 	}
 	done := make(chan struct{})
 	defer close(done)
+	// nextCtx ends the loop stopWait after ctx if the drain has not
+	// finished by then: a drain needs the server to confirm it, and with
+	// NATS unreachable it would hold the shutdown for the connection's
+	// whole drain timeout (Stop after Drain does nothing). What is still
+	// buffered is redelivered after AckWait.
+	nextCtx, endNext := context.WithCancel(context.WithoutCancel(ctx))
+	defer endNext()
 	go func() {
 		select {
 		case <-ctx.Done():
 			it.Drain() // buffered messages still come out of Next, and are handed back
 		case <-done:
 			it.Stop()
+			return
+		}
+		t := time.NewTimer(stopWait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+			endNext()
+		case <-done:
 		}
 	}()
 	// Handlers run on a context that shutdown does not cancel: the one under
@@ -55,9 +74,12 @@ func (r *Runtime) pull(ctx context.Context, stream, consumer, what string, handl
 	hctx := context.WithoutCancel(ctx)
 	log := r.log.With(zap.String("consumer", consumer))
 	for {
-		msg, err := it.Next()
+		msg, err := it.Next(jetstream.NextContext(nextCtx))
 		if err != nil {
 			switch {
+			case nextCtx.Err() != nil:
+				log.Warn("stopped before the consumer's drain finished (NATS unreachable?); what was buffered is redelivered after AckWait")
+				return nil
 			case errors.Is(err, jetstream.ErrMsgIteratorClosed):
 				if ctx.Err() != nil {
 					return nil
