@@ -293,6 +293,14 @@ func (a *App) Run(ctx context.Context) (err error) {
 	background.add(&g, "policy watch", func(ctx context.Context) error { return a.watchPolicyFiles(ctx, store) })
 	// The silences other workers make or end.
 	background.add(&g, "silences", a.silences.Run)
+	if httpSrv != nil {
+		// What the API's listings filter on, read once now and every ten
+		// minutes (a listing reads only what changed since).
+		background.add(&g, "escalations catalog", func(ctx context.Context) error {
+			a.eng.RunCatalog(ctx)
+			return nil
+		})
+	}
 	// Heartbeat monitors loaded at start and after each policy reload.
 	background.add(&g, "heartbeat monitors", a.hb.RunMonitors)
 	// People's replies (text messages back), for providers that read them.

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"container/heap"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -12,8 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/escalator-oss/escalator/internal/natsx"
 	"github.com/escalator-oss/escalator/internal/policy"
 	"github.com/escalator-oss/escalator/internal/provider"
+	"go.uber.org/zap"
 )
 
 // The statuses a listing may ask for (Query.Status).
@@ -58,24 +61,27 @@ type Page struct {
 // ErrBadCursor is List's error for a cursor it did not make.
 var ErrBadCursor = fmt.Errorf("the cursor is not one a listing gave")
 
-// catalogFullEvery is how often the catalog reads every record; in between
-// it reads the records written since it last looked.
+// catalogFullEvery is how often the catalog reads every record again (in
+// the background: RunCatalog); in between it reads the records written
+// since it last looked.
 const catalogFullEvery = 10 * time.Minute
 
 // catalog is what a listing filters and orders on, for every escalation,
-// in memory: brought up to date before each listing by reading the
-// escalations bucket's records written since the last one (the stream's
-// tail), and every catalogFullEvery by reading them all (as activeCount
-// does). A listing reads no record it has already read: 100k ended
-// escalations cost their entries' memory (about a hundred bytes each) and
-// one full read every ten minutes, not a read of the bucket per call. The
-// page's escalations are then read from their records, so what a listing
-// shows is current.
+// in memory: built by reading every record once, then brought up to date
+// before each listing by reading the records written since (the bucket
+// stream's tail; nothing when nothing was written), and rebuilt in the
+// background every catalogFullEvery (a sweep purges records without a
+// marker in the tail). A listing reads no record it has already read: 100k
+// ended escalations cost their entries' memory (about a hundred bytes
+// each), not a read of the bucket per call. The page's escalations are then
+// read from their records, so what a listing shows is current.
 type catalog struct {
+	// reading serializes the reads of the bucket (a build, a refresh).
+	reading sync.Mutex
+	// mu guards all and upTo.
 	mu   sync.Mutex
-	all  map[string]catEntry // by escalation key
+	all  map[string]*catEntry // by escalation key; nil: not built yet
 	upTo uint64
-	full time.Time
 }
 
 // catEntry is one escalation as the catalog keeps it.
@@ -87,34 +93,120 @@ type catEntry struct {
 	Started   time.Time
 }
 
-func (c catEntry) summary() Summary {
+func (c *catEntry) summary() Summary {
 	return Summary{ID: c.ID, Policy: c.Policy, ShortCode: c.ShortCode, Status: c.Status, Started: c.Started}
 }
 
-// refresh brings c up to date.
-func (c *catalog) refresh(ctx context.Context, e *Engine, now time.Time) error {
-	from := c.upTo + 1
-	if c.all == nil || now.Sub(c.full) >= catalogFullEvery {
-		c.all, from = map[string]catEntry{}, 0
+// catRecord is what the catalog reads of a record: not the policy
+// snapshot, its calls or its outbox, which it skips.
+type catRecord struct {
+	ID     string `json:"id"`
+	Policy struct {
+		Name string `json:"name"`
+	} `json:"policy"`
+	State struct {
+		Status policy.Status `json:"status"`
+	} `json:"state"`
+	Quiet     json.RawMessage `json:"quiet"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// read decodes what the catalog keeps of a record; nil for one it cannot use.
+func readEntry(r entry) *catEntry {
+	var rec catRecord
+	if r.Deleted || json.Unmarshal(r.Data, &rec) != nil || rec.ID == "" {
+		return nil
 	}
-	upTo, err := e.scan(ctx, "e.", from, func(r entry) {
-		var esc Escalation
-		if r.Deleted || json.Unmarshal(r.Data, &esc) != nil || esc.ID == "" {
-			delete(c.all, r.Key)
-			return
+	c := &catEntry{ID: rec.ID, Policy: rec.Policy.Name, ShortCode: ShortCode(rec.ID), Status: rec.State.Status, Started: rec.CreatedAt}
+	if len(rec.Quiet) > 0 && string(rec.Quiet) != "null" {
+		c.Status = StatusSilenced
+	}
+	return c
+}
+
+// build reads every record into a new catalog and puts it in place; again
+// says whether to when there is one already (a build that ran while this
+// one waited for its turn, say).
+func (c *catalog) build(ctx context.Context, e *Engine, again bool) error {
+	c.reading.Lock()
+	defer c.reading.Unlock()
+	c.mu.Lock()
+	built := c.all != nil
+	c.mu.Unlock()
+	if built && !again {
+		return nil
+	}
+	all := map[string]*catEntry{}
+	upTo, err := e.scan(ctx, "e.", 0, func(r entry) {
+		if en := readEntry(r); en != nil {
+			all[r.Key] = en
+		} else {
+			delete(all, r.Key)
 		}
-		s := summarize(&esc)
-		c.all[r.Key] = catEntry{ID: s.ID, Policy: s.Policy, ShortCode: s.ShortCode, Status: s.Status, Started: s.Started}
 	})
 	if err != nil {
-		c.all = nil // start over with a full read
 		return fmt.Errorf("list escalations: %w", err)
 	}
-	if from == 0 {
-		c.full = now
-	}
-	c.upTo = upTo
+	c.mu.Lock()
+	c.all, c.upTo = all, upTo
+	c.mu.Unlock()
 	return nil
+}
+
+// refresh brings c up to date: it builds it when it is not yet, else reads
+// the records written since it last looked (none: one look at the
+// stream's last sequence). A read that fails leaves c as it was.
+func (c *catalog) refresh(ctx context.Context, e *Engine) error {
+	c.mu.Lock()
+	built, from := c.all != nil, c.upTo+1
+	c.mu.Unlock()
+	if !built {
+		return c.build(ctx, e, false)
+	}
+	s, err := e.js.Stream(ctx, natsx.KVStream(natsx.BucketEscalations))
+	if err != nil {
+		return fmt.Errorf("list escalations: %w", err)
+	}
+	if info, err := s.Info(ctx); err == nil && info.State.LastSeq < from {
+		return nil // nothing written since
+	}
+	c.reading.Lock()
+	defer c.reading.Unlock()
+	c.mu.Lock()
+	from = c.upTo + 1 // a build may have run meanwhile
+	c.mu.Unlock()
+	changed := map[string]*catEntry{}
+	upTo, err := e.scan(ctx, "e.", from, func(r entry) { changed[r.Key] = readEntry(r) })
+	if err != nil {
+		return fmt.Errorf("list escalations: %w", err)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, en := range changed {
+		if en == nil {
+			delete(c.all, k)
+		} else {
+			c.all[k] = en
+		}
+	}
+	c.upTo = max(c.upTo, upTo)
+	return nil
+}
+
+// RunCatalog builds the listings' catalog now, in the background of a
+// worker that serves the API (so that its first listing does not wait for
+// it), and rebuilds it every catalogFullEvery until ctx ends.
+func (e *Engine) RunCatalog(ctx context.Context) {
+	for {
+		if err := e.cat.build(ctx, e, true); err != nil && ctx.Err() == nil {
+			e.log.Warn("build the escalations' catalog (listings build it when they need it)", zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.clk.After(catalogFullEvery):
+		}
+	}
 }
 
 // List returns a page of the escalations q asks for, newest first.
@@ -134,27 +226,30 @@ func (e *Engine) List(ctx context.Context, q Query) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	e.cat.mu.Lock()
-	if err := e.cat.refresh(ctx, e, e.clk.Now()); err != nil {
-		e.cat.mu.Unlock()
+	if err := e.cat.refresh(ctx, e); err != nil {
 		return Page{}, err
 	}
-	var out []Summary
+	// The newest Limit+1 of those asked for, kept in a heap (the oldest on
+	// top): no sort of every match.
+	top := &newestHeap{}
+	e.cat.mu.Lock()
 	for _, c := range e.cat.all {
-		if s := c.summary(); listed(s, q) && (after == nil || newer(*after, s)) {
-			out = append(out, s)
+		s := c.summary()
+		if !listed(s, q) || (after != nil && !newer(*after, s)) {
+			continue
+		}
+		if top.Len() <= q.Limit {
+			heap.Push(top, s)
+		} else if newer(s, (*top)[0]) {
+			(*top)[0] = s
+			heap.Fix(top, 0)
 		}
 	}
 	e.cat.mu.Unlock()
-	slices.SortFunc(out, func(a, b Summary) int {
-		switch {
-		case newer(a, b):
-			return -1
-		case newer(b, a):
-			return 1
-		}
-		return 0
-	})
+	out := make([]Summary, top.Len())
+	for i := len(out) - 1; i >= 0; i-- {
+		out[i] = heap.Pop(top).(Summary)
+	}
 	page := Page{Escalations: out}
 	if len(out) > q.Limit {
 		page.Escalations = out[:q.Limit]
@@ -166,6 +261,20 @@ func (e *Engine) List(ctx context.Context, q Query) (Page, error) {
 	}
 	page.Escalations = full
 	return page, nil
+}
+
+// newestHeap is a min-heap of summaries by newer: the oldest on top.
+type newestHeap []Summary
+
+func (h newestHeap) Len() int           { return len(h) }
+func (h newestHeap) Less(i, j int) bool { return newer(h[j], h[i]) }
+func (h newestHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *newestHeap) Push(x any)        { *h = append(*h, x.(Summary)) }
+func (h *newestHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // pageReaders bounds the records a listing reads at once.
@@ -313,11 +422,11 @@ func (e *Engine) Lookup(ctx context.Context, ref string) (string, error) {
 // byShortCode finds the escalation with code among those still open, else
 // among the ended ones.
 func (e *Engine) byShortCode(ctx context.Context, code string) (string, error) {
-	e.cat.mu.Lock()
-	defer e.cat.mu.Unlock()
-	if err := e.cat.refresh(ctx, e, e.clk.Now()); err != nil {
+	if err := e.cat.refresh(ctx, e); err != nil {
 		return "", err
 	}
+	e.cat.mu.Lock()
+	defer e.cat.mu.Unlock()
 	var open, ended []Summary
 	for _, c := range e.cat.all {
 		if c.ShortCode != code {
