@@ -17,6 +17,8 @@ const keepAlive = 15 * time.Second
 
 // Follower follows the outcome stream (an *engine.Engine).
 type Follower interface {
+	// LastOutcome is the sequence of the last outcome stored.
+	LastOutcome(ctx context.Context) (uint64, error)
 	Follow(ctx context.Context, after uint64, escalation string, fn func(seq uint64, o outcome.Outcome) error) error
 }
 
@@ -27,6 +29,7 @@ type Follower interface {
 // gets what it missed, from the stream.
 func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	var after uint64
+	resume := false
 	last := r.Header.Get("Last-Event-ID")
 	if last == "" {
 		last = r.URL.Query().Get("after")
@@ -37,7 +40,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusBadRequest, problem{Error: fmt.Sprintf("after: must be an event id (a number), got %q", last), Field: "after"})
 			return
 		}
-		after = n
+		after, resume = n, true
 	}
 	escalation := ""
 	if ref := r.URL.Query().Get("escalation"); ref != "" {
@@ -49,6 +52,19 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 		}
 		escalation = id
 	}
+	if !resume {
+		// From now: the stream's last outcome, told to the client as the
+		// first id, so that one that loses the connection before any event
+		// resumes from here and misses nothing.
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		n, err := a.cfg.Follower.LastOutcome(ctx)
+		cancel()
+		if err != nil {
+			a.unavailable(w, "follow outcomes", err)
+			return
+		}
+		after = n
+	}
 	rc := http.NewResponseController(w)
 	// The server's write timeout is for requests, not for a stream.
 	_ = rc.SetWriteDeadline(time.Time{})
@@ -56,7 +72,7 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-cache")
 	w.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer
 	w.WriteHeader(http.StatusOK)
-	_, _ = fmt.Fprint(w, ": escalator outcomes\n\n")
+	_, _ = fmt.Fprintf(w, ": escalator outcomes\nid: %d\n\n", after)
 	if err := rc.Flush(); err != nil {
 		return
 	}

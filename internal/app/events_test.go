@@ -177,3 +177,48 @@ func mustSeq(t *testing.T, id string) uint64 {
 	}
 	return n
 }
+
+// TestEventsStreamSaysWhereItStarts: a stream opened without an id names
+// the last outcome before it (its greeting's id), so that a client cut off
+// before its first event resumes from there and misses what came between.
+func TestEventsStreamSaysWhereItStarts(t *testing.T) {
+	const token = "events-token"
+	cfg := testConfig(t, t.TempDir())
+	cfg.HTTPToken = token
+	a := startEngineApp(t, cfg)
+	base := "http://" + a.HTTPAddr()
+	live := stream(t, base+"/v1/events", token, nil)
+	nc, _ := subscribeOutcomes(t, a)
+	if err := nc.Publish("alerts.test", []byte(`{"id":"db-down","status":"firing","labels":{"team":"db"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	dispatched := nextSSE(t, live, outcome.Dispatched)
+
+	// A client opens the stream, reads its greeting and is cut off.
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/v1/events", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	greeting := ""
+	for sc := bufio.NewScanner(resp.Body); sc.Scan() && sc.Text() != ""; {
+		if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
+			greeting = id
+		}
+	}
+	cancel()
+	resp.Body.Close()
+	if greeting != dispatched.id {
+		t.Fatalf("greeting id %q, want the last outcome's, %s", greeting, dispatched.id)
+	}
+	// Meanwhile another alert fires; the client comes back with that id.
+	if err := nc.Publish("alerts.test", []byte(`{"id":"db-slow","status":"firing","labels":{"team":"db"}}`)); err != nil {
+		t.Fatal(err)
+	}
+	back := stream(t, base+"/v1/events", token, http.Header{"Last-Event-ID": {greeting}})
+	if got := nextSSE(t, back, outcome.Started); got.o.AlertID != "db-slow" {
+		t.Fatalf("after coming back: %+v, want db-slow's start", got)
+	}
+}

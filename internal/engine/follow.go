@@ -12,17 +12,28 @@ import (
 	"github.com/escalator-oss/escalator/internal/outcome"
 )
 
-// Follow calls fn with each outcome published from now on (after stream
-// sequence after, when it is not 0), with its sequence in the outcome
-// stream, until ctx ends or fn returns an error; escalation, when not
-// empty, keeps that escalation's. It reads the stream with an ordered
+// LastOutcome returns the sequence of the last outcome stored (0: none):
+// a follower that starts after it misses nothing published from then on.
+func (e *Engine) LastOutcome(ctx context.Context) (uint64, error) {
+	s, err := e.js.Stream(ctx, natsx.StreamOutcomes)
+	if err != nil {
+		return 0, fmt.Errorf("outcomes: %w", err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("outcomes: %w", err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// Follow calls fn with each outcome stored after stream sequence after
+// (LastOutcome: from now), with its sequence in the outcome stream, until
+// ctx ends or fn returns an error; escalation, when not empty, keeps that
+// escalation's. It reads the stream with an ordered
 // consumer, which the client re-creates after a reconnect to NATS, from
 // where it was: nothing is missed or repeated.
 func (e *Engine) Follow(ctx context.Context, after uint64, escalation string, fn func(seq uint64, o outcome.Outcome) error) error {
-	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverNewPolicy}
-	if after > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
-	}
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverByStartSequencePolicy, OptStartSeq: after + 1}
 	if escalation != "" {
 		cfg.FilterSubjects = []string{natsx.OutcomesOf(escalation)}
 	}
