@@ -279,7 +279,7 @@
     S.recent.push(o);
     if (S.recent.length > 200) S.recent.shift();
     const d = S.details.get(o.escalation_id);
-    if (d && d.timeline) d.timeline.push(o);
+    if (d) (d.timeline || d.early).push(o);
     later('lists', refreshLists);
     if (S.route === 'escalation' && (o.escalation_id === S.oneID || o.alert_id === S.oneRef || o.short_code === S.oneRef)) {
       later('one', refreshOne);
@@ -300,7 +300,7 @@
     timers[name] = setTimeout(() => {
       timers[name] = 0;
       fn();
-    }, 200);
+    }, 300);
   }
 
   // refreshOne reads the escalation the detail view shows again, if it
@@ -392,12 +392,17 @@
       if (!S.details.has(s.id)) loadDetail(s.id);
     }
   }
+  // outcomeKey tells one outcome from another (an outcome has no id of its
+  // own in a timeline).
+  const outcomeKey = (o) => [o.event, o.at, o.step, o.loop, o.provider, o.attempt].join('|');
   async function loadDetail(id) {
-    const d = { timeline: null };
+    const d = { timeline: null, early: [] }; // early: outcomes that came during the read
     S.details.set(id, d);
     try {
       const got = await api('GET', '/v1/escalations/' + enc(id));
-      d.timeline = got.timeline || [];
+      const timeline = got.timeline || [];
+      const seen = new Set(timeline.map(outcomeKey));
+      d.timeline = timeline.concat(d.early.filter((o) => !seen.has(outcomeKey(o))));
       renderLists();
     } catch (err) {
       S.details.delete(id);
@@ -573,7 +578,7 @@
     }
     if (S.route !== 'escalation' || S.oneRef !== ref) return;
     S.oneID = d.id;
-    S.details.set(d.id, { timeline: (d.timeline || []).slice() });
+    S.details.set(d.id, { timeline: (d.timeline || []).slice(), early: [] });
     renderOne(d, plan);
   }
 
