@@ -136,6 +136,7 @@ func (c *catalog) build(ctx context.Context, e *Engine, again bool) error {
 	if built && !again {
 		return nil
 	}
+	last := c.lastWritten(ctx, e)
 	all := map[string]*catEntry{}
 	upTo, err := e.scan(ctx, "e.", 0, func(r entry) {
 		if en := readEntry(r); en != nil {
@@ -148,9 +149,26 @@ func (c *catalog) build(ctx context.Context, e *Engine, again bool) error {
 		return fmt.Errorf("list escalations: %w", err)
 	}
 	c.mu.Lock()
-	c.all, c.upTo = all, upTo
+	c.all, c.upTo = all, max(upTo, last)
 	c.mu.Unlock()
 	return nil
+}
+
+// lastWritten is the sequence of the last message in the bucket's stream
+// (0 if it cannot be read). A scan that starts after it was read reads
+// every record up to it, so a catalog that scanned is up to date to there:
+// the bucket's alert index entries (a.*) written after the last record do
+// not make the next listing read the stream's tail again.
+func (c *catalog) lastWritten(ctx context.Context, e *Engine) uint64 {
+	s, err := e.js.Stream(ctx, natsx.KVStream(natsx.BucketEscalations))
+	if err != nil {
+		return 0
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		return 0
+	}
+	return info.State.LastSeq
 }
 
 // refresh brings c up to date: it builds it when it is not yet, else reads
@@ -163,11 +181,8 @@ func (c *catalog) refresh(ctx context.Context, e *Engine) error {
 	if !built {
 		return c.build(ctx, e, false)
 	}
-	s, err := e.js.Stream(ctx, natsx.KVStream(natsx.BucketEscalations))
-	if err != nil {
-		return fmt.Errorf("list escalations: %w", err)
-	}
-	if info, err := s.Info(ctx); err == nil && info.State.LastSeq < from {
+	last := c.lastWritten(ctx, e)
+	if last != 0 && last < from {
 		return nil // nothing written since
 	}
 	c.reading.Lock()
@@ -176,7 +191,13 @@ func (c *catalog) refresh(ctx context.Context, e *Engine) error {
 	from = c.upTo + 1 // a build may have run meanwhile
 	c.mu.Unlock()
 	changed := map[string]*catEntry{}
-	upTo, err := e.scan(ctx, "e.", from, func(r entry) { changed[r.Key] = readEntry(r) })
+	var upTo uint64
+	var err error
+	if last != 0 && last-from < tailBySequence {
+		upTo, err = c.readSeqs(ctx, e, from, last, func(r entry) { changed[r.Key] = readEntry(r) })
+	} else {
+		upTo, err = e.scan(ctx, "e.", from, func(r entry) { changed[r.Key] = readEntry(r) })
+	}
 	if err != nil {
 		return fmt.Errorf("list escalations: %w", err)
 	}
@@ -189,8 +210,30 @@ func (c *catalog) refresh(ctx context.Context, e *Engine) error {
 			c.all[k] = en
 		}
 	}
-	c.upTo = max(c.upTo, upTo)
+	c.upTo = max(c.upTo, upTo, last)
 	return nil
+}
+
+// tailBySequence is the most messages a refresh reads one by one; past it,
+// it reads them with a consumer (whose creation costs the server a count of
+// what is pending across every key: tens of milliseconds at 100k records).
+const tailBySequence = 32
+
+// readSeqs reads the bucket's messages from through last one at a time,
+// from the stream's leader, and calls fn with the records among them. It
+// returns last.
+func (c *catalog) readSeqs(ctx context.Context, e *Engine, from, last uint64, fn func(entry)) (uint64, error) {
+	for seq := from; seq <= last; seq++ {
+		m, err := e.st.leader.Seq(ctx, seq)
+		if err != nil {
+			return 0, err
+		}
+		if m == nil || !strings.HasPrefix(m.Key, "e.") {
+			continue // removed from the stream, or not a record
+		}
+		fn(entry{Key: m.Key, Data: m.Data, Deleted: m.Deleted, Rev: m.Seq, At: m.At})
+	}
+	return last, nil
 }
 
 // RunCatalog builds the listings' catalog now, in the background of a

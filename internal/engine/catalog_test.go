@@ -71,6 +71,15 @@ func TestListPagesNewestFirst(t *testing.T) {
 	if _, err := w.eng.List(ctx, Query{Cursor: "not-a-cursor"}); !errors.Is(err, ErrBadCursor) {
 		t.Fatalf("bad cursor: %v", err)
 	}
+	// A change after the catalog was built: the next listing reads it (the
+	// stream's tail, message by message).
+	if _, err := w.eng.Act(ctx, ids[0], Action{Kind: ActAck, By: "kenji"}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = list(Query{Status: ListAcknowledged})
+	want(got, 1, 0)
+	got, _ = list(Query{})
+	want(got, 4, 2)
 	// The summary says who was called last.
 	p, _ := w.eng.List(ctx, Query{Status: ListAcknowledged})
 	if s := p.Escalations[0]; len(s.LastCalled) != 1 || s.LastCalled[0].Name != "aiko" || s.Status != policy.Acknowledged || s.By != "aiko" {

@@ -50,21 +50,47 @@ const errNoMessage = 10037
 // Last returns key's latest value and its revision; nil, 0 when it has
 // none or was deleted or purged.
 func (r LeaderReader) Last(ctx context.Context, key string) ([]byte, uint64, error) {
+	m, err := r.get1(ctx, key, map[string]any{"last_by_subj": KVSubject(r.bucket, key)})
+	if err != nil || m == nil || m.Deleted {
+		return nil, 0, err
+	}
+	return m.Data, m.Seq, nil
+}
+
+// KVMessage is one message of a bucket's stream.
+type KVMessage struct {
+	Key     string
+	Seq     uint64
+	Data    []byte
+	Deleted bool // a delete or purge marker
+	At      time.Time
+}
+
+// Seq returns the message at stream sequence seq; nil when there is none
+// (deleted from the stream, or not yet written).
+func (r LeaderReader) Seq(ctx context.Context, seq uint64) (*KVMessage, error) {
+	return r.get1(ctx, fmt.Sprintf("sequence %d", seq), map[string]any{"seq": seq})
+}
+
+// get1 asks the leader for one message; nil when there is none.
+func (r LeaderReader) get1(ctx context.Context, what string, req map[string]any) (*KVMessage, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, leaderReadTimeout)
 		defer cancel()
 	}
-	req, _ := json.Marshal(map[string]string{"last_by_subj": KVSubject(r.bucket, key)})
-	msg, err := r.nc.RequestWithContext(ctx, r.get, req)
+	body, _ := json.Marshal(req)
+	msg, err := r.nc.RequestWithContext(ctx, r.get, body)
 	if err != nil {
-		return nil, 0, fmt.Errorf("read %s: %w", key, err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	var resp struct {
 		Message *struct {
-			Sequence uint64 `json:"seq"`
-			Header   []byte `json:"hdrs"`
-			Data     []byte `json:"data"`
+			Subject  string    `json:"subject"`
+			Sequence uint64    `json:"seq"`
+			Header   []byte    `json:"hdrs"`
+			Data     []byte    `json:"data"`
+			Time     time.Time `json:"time"`
 		} `json:"message"`
 		Error *struct {
 			ErrCode     int    `json:"err_code"`
@@ -72,20 +98,22 @@ func (r LeaderReader) Last(ctx context.Context, key string) ([]byte, uint64, err
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(msg.Data, &resp); err != nil {
-		return nil, 0, fmt.Errorf("read %s: %w", key, err)
+		return nil, fmt.Errorf("read %s: %w", what, err)
 	}
 	switch {
 	case resp.Error != nil && resp.Error.ErrCode == errNoMessage:
-		return nil, 0, nil
+		return nil, nil
 	case resp.Error != nil:
-		return nil, 0, fmt.Errorf("read %s: %s (%d)", key, resp.Error.Description, resp.Error.ErrCode)
+		return nil, fmt.Errorf("read %s: %s (%d)", what, resp.Error.Description, resp.Error.ErrCode)
 	case resp.Message == nil:
-		return nil, 0, fmt.Errorf("read %s: empty answer", key)
+		return nil, fmt.Errorf("read %s: empty answer", what)
 	}
+	m := &KVMessage{Key: strings.TrimPrefix(resp.Message.Subject, KVSubject(r.bucket, "")), Seq: resp.Message.Sequence,
+		Data: resp.Message.Data, At: resp.Message.Time}
 	if len(resp.Message.Header) > 0 {
 		if h, err := nats.DecodeHeadersMsg(resp.Message.Header); err == nil && h.Get("KV-Operation") != "" {
-			return nil, 0, nil // a delete or purge marker
+			m.Deleted, m.Data = true, nil
 		}
 	}
-	return resp.Message.Data, resp.Message.Sequence, nil
+	return m, nil
 }
