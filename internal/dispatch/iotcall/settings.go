@@ -2,6 +2,7 @@ package iotcall
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -15,10 +16,27 @@ import (
 // Name is IoTCall's name in policies, metrics and outcome events.
 const Name = "iotcall"
 
-// Settings are a step's IoTCall settings.
+// Settings are a step's IoTCall settings: one rule (Rule) or a pool of
+// rules (Rules), never both.
 type Settings struct {
 	// Rule is the rule's URL key (the last path part of .../ar/<key>).
 	Rule string `json:"rule"`
+	// Rules are a pool of rule keys, any free one used for a call, so that
+	// concurrent escalations do not queue for one rule's lock. Every rule
+	// of a pool must have the call type the step needs (set in IoTCall's
+	// dashboard).
+	Rules []string `json:"rules,omitempty"`
+}
+
+// Pool returns the rule keys a call may use: Rules, or Rule alone.
+func (s Settings) Pool() []string {
+	if len(s.Rules) > 0 {
+		return s.Rules
+	}
+	if s.Rule == "" {
+		return nil
+	}
+	return []string{s.Rule}
 }
 
 // Provider implements provider.Settings.
@@ -37,23 +55,31 @@ type Kind struct {
 // Name implements provider.Kind.
 func (Kind) Name() string { return Name }
 
-// Decode implements provider.Kind: `iotcall: {rule: <key>}`. The manual
-// says every call type but 通常 needs two or more numbers, and 通常 calls
-// exactly one; every number IoTCall would dial (each person's numbers for
-// IoTCall, Person.Numbers) must have a country id.
+// Decode implements provider.Kind: `iotcall: {rule: <key>}`, or a pool of
+// rules `iotcall: {rules: [<key>, ...]}`. The manual says every call type
+// but 通常 needs two or more numbers, and 通常 calls exactly one; every
+// number IoTCall would dial (each person's numbers for IoTCall,
+// Person.Numbers) must have a country id. A rule's call type is set in
+// IoTCall's dashboard and cannot be read through the API: every rule of a
+// pool must have the one the step needs, which the check cannot see.
 func (k Kind) Decode(d *yamlx.Decoder, n, at *yaml.Node, path string, step provider.Step) provider.Settings {
-	f, _, ok := d.Fields(n, path, "rule")
+	f, _, ok := d.Fields(n, path, "rule", "rules")
 	if !ok {
 		return nil
 	}
 	v := Settings{}
-	if r := f["rule"]; r == nil {
-		d.Add(n, yamlx.Join(path, "rule"), "is required: the rule's URL key")
-	} else if key, ok := d.NonEmpty(r, yamlx.Join(path, "rule")); ok {
-		if !ruleKeyPattern.MatchString(key) {
-			d.Add(r, yamlx.Join(path, "rule"), "must be the URL key alone (the last part of .../ar/<key>), got %q", key)
+	switch r, rs := f["rule"], f["rules"]; {
+	case r != nil && rs != nil:
+		d.Add(n, path, "is either rule: <key> (one rule) or rules: [<key>, ...] (a pool of rules of the same call type), not both")
+	case rs != nil:
+		v.Rules = decodePool(d, rs, yamlx.Join(path, "rules"))
+	case r == nil:
+		d.Add(n, yamlx.Join(path, "rule"), "is required: the rule's URL key (or rules: [<key>, ...], a pool of rules of the same call type)")
+	default:
+		if key, ok := d.NonEmpty(r, yamlx.Join(path, "rule")); ok {
+			checkKey(d, r, yamlx.Join(path, "rule"), key)
+			v.Rule = key
 		}
-		v.Rule = key
 	}
 	switch count := step.AtOnce; {
 	case step.Strategy == provider.Single && count > 1:
@@ -63,6 +89,39 @@ func (k Kind) Decode(d *yamlx.Decoder, n, at *yaml.Node, path string, step provi
 	}
 	k.checkNumbers(d, at, path, step.People)
 	return v
+}
+
+// decodePool reads a pool of rule keys: at least one, each a URL key, each
+// once.
+func decodePool(d *yamlx.Decoder, n *yaml.Node, path string) []string {
+	items, ok := d.List(n, path)
+	if !ok {
+		return nil
+	}
+	if len(items) == 0 {
+		d.Add(n, path, "must name at least one rule (or write rule: <key> for one)")
+		return nil
+	}
+	var out []string
+	for i, it := range items {
+		key, ok := d.NonEmpty(it, yamlx.Index(path, i))
+		switch {
+		case !ok:
+		case slices.Contains(out, key):
+			d.Add(it, yamlx.Index(path, i), "%q is listed twice", key)
+		default:
+			checkKey(d, it, yamlx.Index(path, i), key)
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+// checkKey reports a rule key that is not a URL key alone.
+func checkKey(d *yamlx.Decoder, n *yaml.Node, path, key string) {
+	if !ruleKeyPattern.MatchString(key) {
+		d.Add(n, path, "must be the URL key alone (the last part of .../ar/<key>), got %q", key)
+	}
 }
 
 // checkNumbers reports each number of people that IoTCall cannot dial,
@@ -147,7 +206,12 @@ func (c *codeMemo) of(e164 string) (int, error) {
 }
 
 // String describes the settings in a few words, for `policy simulate`.
-func (s Settings) String() string { return "rule " + s.Rule }
+func (s Settings) String() string {
+	if len(s.Rules) > 0 {
+		return "rules " + strings.Join(s.Rules, ", ") + " (any free one)"
+	}
+	return "rule " + s.Rule
+}
 
 // Dial implements provider.Dialer: the domestic number and its country id.
 func (k Kind) Dial(e164 string) (provider.Dialed, error) {
