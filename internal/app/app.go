@@ -391,6 +391,18 @@ func (a *App) registerMetrics(nc *nats.Conn) *metrics.Alerts {
 		}
 		return 0
 	}))
+	// What this worker sends to and receives from NATS on its connection:
+	// every publish (a JetStream write, a KV put, an outcome), request, ack
+	// and pull request is one message out; every delivery and reply one in.
+	// escalator bench counts JetStream operations per escalation with them.
+	a.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "escalator_nats_out_msgs_total",
+		Help: "Messages this worker sent on its NATS connection (publishes, requests, acks, pull requests).",
+	}, func() float64 { return float64(nc.Stats().OutMsgs) }))
+	a.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "escalator_nats_in_msgs_total",
+		Help: "Messages this worker received on its NATS connection (deliveries, replies, acks from the server).",
+	}, func() float64 { return float64(nc.Stats().InMsgs) }))
 	a.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "escalator_ready", Help: "1 when the worker is ready (NATS connected, streams ready).",
 	}, func() float64 {

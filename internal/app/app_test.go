@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -162,6 +163,19 @@ func TestRunEmbedded(t *testing.T) {
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)
+		}
+	}
+	// The connection's message counts (escalator bench reads them): the
+	// worker has sent (stream setup, pulls, acks) and received by now.
+	for _, name := range []string{"escalator_nats_out_msgs_total", "escalator_nats_in_msgs_total"} {
+		var n float64
+		for _, l := range strings.Split(body, "\n") {
+			if v, ok := strings.CutPrefix(l, name+" "); ok {
+				n, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		if n <= 0 {
+			t.Errorf("metric %s = %v, want > 0", name, n)
 		}
 	}
 
