@@ -63,7 +63,10 @@ type Locker struct {
 	local sync.Map // key → *local
 }
 
-var _ dispatch.Locker = (*Locker)(nil)
+var (
+	_ dispatch.Locker    = (*Locker)(nil)
+	_ dispatch.TryLocker = (*Locker)(nil)
+)
 
 // New creates or updates the bucket (History 1, LimitMarkerTTL = TTL, which
 // per-key TTLs need) and returns a Locker on it.
@@ -130,6 +133,45 @@ func (l *Locker) Lock(ctx context.Context, key string) (func(), error) {
 		}
 		ks.shared, ks.since, ks.handoffs = unlock, time.Now(), 0
 	}
+	return l.slotUnlocker(ks), nil
+}
+
+// TryLock implements dispatch.TryLocker: the key is busy while a goroutine
+// of this process holds it or queues for it in Lock (a try never jumps
+// ahead of them), or when another process holds it in the bucket (one
+// create, which fails while the key exists). It never waits for the key.
+func (l *Locker) TryLock(ctx context.Context, key string) (func(), bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, false, fmt.Errorf("lock %s: %w", key, err)
+	}
+	v, _ := l.local.LoadOrStore(key, &local{slot: make(chan struct{}, 1)})
+	ks := v.(*local)
+	if ks.waiting.Load() > 0 {
+		return nil, false, nil
+	}
+	select {
+	case ks.slot <- struct{}{}:
+	default:
+		return nil, false, nil
+	}
+	if ks.shared == nil {
+		// (A holder may have handed the shared lock on to a waiter that
+		// gave up since: then it is still ours, and used as it is.)
+		rev, err := l.kv.Create(ctx, encodeKey(key), []byte(nuid.Next()), jetstream.KeyTTL(l.ttl))
+		if err != nil {
+			<-ks.slot
+			if natsx.Conflict(err) {
+				return nil, false, nil
+			}
+			return nil, false, fmt.Errorf("lock %s: %w", key, err)
+		}
+		ks.shared, ks.since, ks.handoffs = l.unlocker(key, encodeKey(key), rev), time.Now(), 0
+	}
+	return l.slotUnlocker(ks), true, nil
+}
+
+// slotUnlocker returns the unlock of this process's holder of ks.
+func (l *Locker) slotUnlocker(ks *local) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -145,7 +187,7 @@ func (l *Locker) Lock(ctx context.Context, key string) (func(), error) {
 			}
 			<-ks.slot
 		})
-	}, nil
+	}
 }
 
 // maxHandoffs bounds how many times in a row a process passes a held lock
