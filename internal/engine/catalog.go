@@ -190,12 +190,18 @@ func (c *catalog) refresh(ctx context.Context, e *Engine) error {
 	c.mu.Lock()
 	from = c.upTo + 1 // a build may have run meanwhile
 	c.mu.Unlock()
+	if last != 0 && last < from {
+		return nil
+	}
 	changed := map[string]*catEntry{}
 	var upTo uint64
 	var err error
+	read := false
 	if last != 0 && last-from < tailBySequence {
-		upTo, err = c.readSeqs(ctx, e, from, last, func(r entry) { changed[r.Key] = readEntry(r) })
-	} else {
+		upTo, read, err = c.readSeqs(ctx, e, from, last, func(r entry) { changed[r.Key] = readEntry(r) })
+	}
+	if err == nil && !read {
+		clear(changed)
 		upTo, err = e.scan(ctx, "e.", from, func(r entry) { changed[r.Key] = readEntry(r) })
 	}
 	if err != nil {
@@ -219,21 +225,36 @@ func (c *catalog) refresh(ctx context.Context, e *Engine) error {
 // what is pending across every key: tens of milliseconds at 100k records).
 const tailBySequence = 32
 
-// readSeqs reads the bucket's messages from through last one at a time,
-// from the stream's leader, and calls fn with the records among them. It
-// returns last.
-func (c *catalog) readSeqs(ctx context.Context, e *Engine, from, last uint64, fn func(entry)) (uint64, error) {
-	for seq := from; seq <= last; seq++ {
-		m, err := e.st.leader.Seq(ctx, seq)
-		if err != nil {
-			return 0, err
+// readSeqs reads the bucket's messages from sequence from on, one at a
+// time, from the stream's leader, and calls fn with the records among
+// them, until it has read to the stream's end as the stream says after
+// the read (a record rewritten meanwhile is gone from its old sequence and
+// found at its new one, past last). It returns the sequence it read to, or
+// false when more than 2×tailBySequence came (the caller scans instead).
+func (c *catalog) readSeqs(ctx context.Context, e *Engine, from, last uint64, fn func(entry)) (uint64, bool, error) {
+	for seq := from; ; {
+		for ; seq <= last; seq++ {
+			if seq-from >= 2*tailBySequence {
+				return 0, false, nil
+			}
+			m, err := e.st.leader.Seq(ctx, seq)
+			if err != nil {
+				return 0, false, err
+			}
+			if m == nil || !strings.HasPrefix(m.Key, "e.") {
+				continue // removed from the stream (rewritten since, or deleted), or not a record
+			}
+			fn(entry{Key: m.Key, Data: m.Data, Deleted: m.Deleted, Rev: m.Seq, At: m.At})
 		}
-		if m == nil || !strings.HasPrefix(m.Key, "e.") {
-			continue // removed from the stream, or not a record
+		now := c.lastWritten(ctx, e)
+		if now == 0 {
+			return 0, false, fmt.Errorf("read the bucket's last sequence")
 		}
-		fn(entry{Key: m.Key, Data: m.Data, Deleted: m.Deleted, Rev: m.Seq, At: m.At})
+		if now <= last {
+			return last, true, nil
+		}
+		last = now
 	}
-	return last, nil
 }
 
 // RunCatalog builds the listings' catalog now, in the background of a

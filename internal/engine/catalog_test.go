@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/escalator-oss/escalator/internal/natsx"
 	"github.com/escalator-oss/escalator/internal/policy"
 )
 
@@ -109,5 +110,38 @@ func TestLookupByShortCodeAndAlertID(t *testing.T) {
 		if _, err := w.eng.Lookup(ctx, ref); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Lookup(%q): %v, want ErrNotFound", ref, err)
 		}
+	}
+}
+
+// TestCatalogTailFindsARewrittenRecord: a record written at the sequence a
+// refresh was told is the stream's last, and rewritten before the refresh
+// reads it, is gone from that sequence (history 1); the refresh reads on to
+// its new one instead of missing it.
+func TestCatalogTailFindsARewrittenRecord(t *testing.T) {
+	r := newRigWith(t, slowPolicy)
+	w := r.startWorker(t, nil)
+	ctx := context.Background()
+	kv, err := r.js.KeyValue(ctx, natsx.BucketEscalations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(status string) []byte {
+		return []byte(`{"id":"tok-1","policy":{"name":"db"},"state":{"status":"` + status + `"},"created_at":"2026-11-29T03:00:00Z"}`)
+	}
+	first, err := kv.Put(ctx, "e.tok", rec("active"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(ctx, "e.tok", rec("acknowledged")); err != nil {
+		t.Fatal(err)
+	}
+	var c catalog
+	seen := map[string]*catEntry{}
+	upTo, read, err := c.readSeqs(ctx, w.eng, first, first, func(en entry) { seen[en.Key] = readEntry(en) })
+	if err != nil || !read {
+		t.Fatalf("readSeqs: %v, read %t", err, read)
+	}
+	if got := seen["e.tok"]; got == nil || got.Status != policy.Acknowledged || upTo <= first {
+		t.Fatalf("read to %d (from %d): %+v, want the record as rewritten", upTo, first, got)
 	}
 }
