@@ -181,8 +181,16 @@ func TestExpireEndsAtOnceAndAnotherWorkerSeesIt(t *testing.T) {
 func TestSweepKeepsASilenceForTheRecordThenDeletesIt(t *testing.T) {
 	clk := clock.NewFake(t0)
 	js := newJS(t)
-	s := running(t, js, clk)
 	ctx := context.Background()
+	// Loaded, not running: Run sweeps too, every hour of the fake clock,
+	// and would race this test's sweeps for the same silence.
+	s, err := Open(ctx, js, 0, clk, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
 	old, err := s.Create(ctx, Request{Matchers: map[string]string{"team": "db"}, Duration: "1h", By: "ann"})
 	if err != nil {
 		t.Fatal(err)
