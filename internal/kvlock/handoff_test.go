@@ -116,3 +116,53 @@ func TestAbandonedHandoffIsReleased(t *testing.T) {
 		u()
 	}
 }
+
+// TestHandoffToAWaiterGivingUp: a holder hands the lock on as its last
+// waiter gives up, the two at once. Whichever way they interleave, the key
+// is free in the bucket once both are done — not held by nobody until its
+// TTL (the waiter, finding the slot still held, left the release to the
+// holder, which had already decided to hand on).
+func TestHandoffToAWaiterGivingUp(t *testing.T) {
+	s := natstest.RunServer(t, "")
+	ctx := context.Background()
+	var ls []*Locker
+	for range 2 {
+		_, js := natstest.Connect(t, s)
+		l, err := New(ctx, js, Config{Bucket: "escalator_locks", Retry: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+	}
+	for round := range 300 {
+		unlock, err := ls[0].Lock(ctx, "iotcall.r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		bctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if u, err := ls[0].Lock(bctx, "iotcall.r1"); err == nil {
+				u()
+			}
+		}()
+		waitQueued(t, ls[0], "iotcall.r1", 1)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); <-start; cancel() }()
+		go func() { defer wg.Done(); <-start; unlock() }()
+		close(start)
+		wg.Wait()
+		<-done
+		u, ok, err := ls[1].TryLock(ctx, "iotcall.r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			t.Fatalf("round %d: the key is still held after its holder and its waiter are gone", round)
+		}
+		u()
+	}
+}

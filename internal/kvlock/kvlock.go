@@ -182,9 +182,24 @@ func (l *Locker) slotUnlocker(ks *local) func() {
 			// other processes wait long.
 			if ks.waiting.Load() > 0 && time.Since(ks.since) < l.ttl/6 && ks.handoffs < maxHandoffs {
 				ks.handoffs++
-			} else {
-				ks.releaseShared()
+				<-ks.slot
+				// The last waiter may have given up meanwhile, finding the
+				// slot still held and leaving the release to us: if no one
+				// waits now and the slot is free, nobody will take the
+				// shared lock over; release it rather than leave it held to
+				// its TTL. (A waiter that got the slot holds it: the try
+				// fails, and it releases or hands on in its turn.)
+				if ks.waiting.Load() == 0 {
+					select {
+					case ks.slot <- struct{}{}:
+						ks.releaseShared()
+						<-ks.slot
+					default:
+					}
+				}
+				return
 			}
+			ks.releaseShared()
 			<-ks.slot
 		})
 	}
