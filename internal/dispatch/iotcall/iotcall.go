@@ -102,18 +102,25 @@ func (c *Client) Name() string { return Name }
 func LockKey(rule string) string { return "iotcall." + rule }
 
 // Call replaces the rule's numbers with req.People, in order (the order of a
-// rotation), and fires the rule, holding the rule's lock throughout. People
-// whose numbers IoTCall cannot take (no country id configured) are returned
-// as Failed. The rule's call type (single, broadcast, rotation...) is fixed
-// in IoTCall's dashboard; the request's Strategy cannot change it.
+// rotation), and fires the rule, holding the rule's lock throughout. With a
+// pool of rules (Settings.Rules), it uses a free one (see lockRule): the
+// Result's References and Detail name it. People whose numbers IoTCall
+// cannot take (no country id configured) are returned as Failed. The rule's
+// call type (single, broadcast, rotation...) is fixed in IoTCall's
+// dashboard; the request's Strategy cannot change it.
 func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Result, error) {
 	v, err := provider.As[Settings](req.Via)
-	if err != nil || strings.TrimSpace(v.Rule) == "" {
+	pool := v.Pool()
+	if err != nil || len(pool) == 0 {
 		return dispatch.Result{}, errors.New("call iotcall: the step names no rule key")
 	}
-	rule := v.Rule
-	if strings.ContainsAny(rule, "/?#% ") {
-		return dispatch.Result{}, fmt.Errorf("call iotcall: rule key %q is not a URL key", rule)
+	for _, rule := range pool {
+		if strings.TrimSpace(rule) == "" {
+			return dispatch.Result{}, errors.New("call iotcall: the step names an empty rule key")
+		}
+		if strings.ContainsAny(rule, "/?#% ") {
+			return dispatch.Result{}, fmt.Errorf("call iotcall: rule key %q is not a URL key", rule)
+		}
 	}
 	tels, people, failed := entries(req.People, c.ids)
 	if len(tels) == 0 {
@@ -126,21 +133,24 @@ func (c *Client) Call(ctx context.Context, req dispatch.Request) (dispatch.Resul
 	// is then neither changed nor fired (what IoTCall would do is not
 	// documented), and the people go on to the step's next provider.
 	if n := len(tels); (req.Strategy == provider.Single && n != 1) || (req.Strategy != provider.Single && n < 2) {
-		why := fmt.Sprintf("an IoTCall %s rule needs %s, but %d %s left at call time: rule %s not fired",
-			req.Strategy, needs(req.Strategy), n, plural(n, "number is", "numbers are"), rule)
+		why := fmt.Sprintf("an IoTCall %s rule needs %s, but %d %s left at call time: %s not fired",
+			req.Strategy, needs(req.Strategy), n, plural(n, "number is", "numbers are"), poolName(pool))
 		for _, p := range people {
 			failed = append(failed, provider.Unreached{Person: p, Reason: why})
 		}
 		return dispatch.Result{Provider: Name, Failed: failed}, fmt.Errorf("call iotcall: %s", why)
 	}
 
-	unlock, err := c.locker.Lock(ctx, LockKey(rule))
+	rule, unlock, err := c.lockRule(ctx, pool, req.EscalationID)
 	if err != nil {
 		return dispatch.Result{}, dispatch.Retryable(fmt.Errorf("lock iotcall rule %s: %w", rule, err), 0)
 	}
 	defer unlock()
 
 	var detail []string
+	if len(pool) > 1 {
+		detail = append(detail, fmt.Sprintf("rule %s of the pool %s", rule, strings.Join(pool, ", ")))
+	}
 	put := true
 	if c.readMode {
 		same, err := c.sameList(ctx, rule, tels)
