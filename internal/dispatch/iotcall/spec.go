@@ -152,23 +152,26 @@ func (s *Sim) Env() map[string]string {
 	return map[string]string{"IOTCALL_AUTH_CODE": simAuthCode, "IOTCALL_BASE_URL": s.URL()}
 }
 
-// Prepare implements dispatch.Sim: the step's rule exists, with the call
-// type the step's strategy needs (a rule's call type is fixed in IoTCall's
-// dashboard; two steps using one rule with two types cannot both be right,
-// and the last one wins). An existing rule keeps its number list.
+// Prepare implements dispatch.Sim: the step's rule exists, or every rule of
+// its pool, with the call type the step's strategy needs (a rule's call type
+// is fixed in IoTCall's dashboard; two steps using one rule with two types
+// cannot both be right, and the last one wins). An existing rule keeps its
+// number list.
 func (s *Sim) Prepare(ps provider.Settings, step provider.Step) {
 	set, err := provider.As[Settings](provider.Via{Provider: Name, Settings: ps})
-	if err != nil || set.Rule == "" {
+	if err != nil {
 		return
 	}
 	typ := RuleType(step)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if old, ok := s.types[set.Rule]; ok && old == typ {
-		return
+	for _, rule := range set.Pool() {
+		if old, ok := s.types[rule]; ok && old == typ {
+			continue
+		}
+		s.types[rule] = typ
+		s.AddRule(rule, typ)
 	}
-	s.types[set.Rule] = typ
-	s.AddRule(set.Rule, typ)
 }
 
 // RuleType is the IoTCall call type a step's strategy needs.
