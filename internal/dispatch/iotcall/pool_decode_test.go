@@ -28,13 +28,16 @@ func TestPolicyCheckOfRulePools(t *testing.T) {
 		want           []string
 		wantSettings   iotcall.Settings
 		wantJSON       string
+		wantString     string // in policy simulate
 	}{
 		{name: "one rule, as always", settings: "{rule: r1}",
-			wantSettings: iotcall.Settings{Rule: "r1"}, wantJSON: `{"rule":"r1"}`},
+			wantSettings: iotcall.Settings{Rule: "r1"}, wantJSON: `{"rule":"r1"}`, wantString: "rule r1"},
 		{name: "a pool", settings: "{rules: [db-1, db-2]}",
-			wantSettings: iotcall.Settings{Rules: []string{"db-1", "db-2"}}, wantJSON: `{"rule":"","rules":["db-1","db-2"]}`},
+			wantSettings: iotcall.Settings{Rules: []string{"db-1", "db-2"}}, wantJSON: `{"rule":"","rules":["db-1","db-2"]}`,
+			wantString: "any free rule of db-1, db-2"},
 		{name: "a pool of one", settings: "{rules: [db-1]}",
-			wantSettings: iotcall.Settings{Rules: []string{"db-1"}}, wantJSON: `{"rule":"","rules":["db-1"]}`},
+			wantSettings: iotcall.Settings{Rules: []string{"db-1"}}, wantJSON: `{"rule":"","rules":["db-1"]}`,
+			wantString: "rule db-1"},
 		{name: "both rule and rules", settings: "{rule: r1, rules: [db-1, db-2]}",
 			want: []string{p + "18: steps[0].via[0].iotcall: is either rule: <key> (one rule) or rules: [<key>, ...] (a pool of rules of the same call type), not both"}},
 		{name: "neither", settings: "{}",
@@ -67,6 +70,9 @@ func TestPolicyCheckOfRulePools(t *testing.T) {
 			}
 			if got.Rule != tt.wantSettings.Rule || !slices.Equal(got.Rules, tt.wantSettings.Rules) {
 				t.Errorf("settings %+v, want %+v", got, tt.wantSettings)
+			}
+			if got.String() != tt.wantString {
+				t.Errorf("String() = %q, want %q", got.String(), tt.wantString)
 			}
 			b, err := json.Marshal(got)
 			if err != nil {

@@ -207,10 +207,10 @@ func (c *codeMemo) of(e164 string) (int, error) {
 
 // String describes the settings in a few words, for `policy simulate`.
 func (s Settings) String() string {
-	if len(s.Rules) > 0 {
-		return "rules " + strings.Join(s.Rules, ", ") + " (any free one)"
+	if len(s.Rules) > 1 {
+		return "any free rule of " + strings.Join(s.Rules, ", ")
 	}
-	return "rule " + s.Rule
+	return "rule " + strings.Join(s.Pool(), "")
 }
 
 // Dial implements provider.Dialer: the domestic number and its country id.
