@@ -95,6 +95,12 @@ func (w *Wakeups) process(ctx context.Context, j job) {
 	err = inProgress(msg, w.ackWait, func() error { return w.cfg.Handler.HandleWakeup(ctx, wu) })
 	if err != nil {
 		delay := w.cfg.RedeliveryDelay(meta.NumDelivered)
+		// A handler that knows when to try again says so (a step whose
+		// lease another worker holds: when it runs out).
+		var ra interface{ RetryAfter() time.Duration }
+		if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+			delay = ra.RetryAfter()
+		}
 		w.log.Warn("wake-up failed: redelivering", zap.String("key", wu.Key), zap.Error(err),
 			zap.Duration("after", delay), zap.Uint64("delivery", meta.NumDelivered))
 		_ = msg.NakWithDelay(delay)

@@ -40,8 +40,14 @@ type Dispatcher interface {
 
 // Engine defaults.
 const (
-	// DefaultLeaseTTL is how long the lease on a step being placed lasts.
-	DefaultLeaseTTL = 30 * time.Second
+	// DefaultLeaseTTL is how long the lease on a step being placed lasts;
+	// it is renewed every third of that while the step is placed. A step
+	// whose worker died is placed again by another worker once the lease
+	// has run out and the due wake-up has come back to it
+	// (natsx.DefaultDueAckWait): within about ten seconds. A worker that
+	// cannot renew for that long (NATS away for 8 s) may see its step
+	// placed again, in doubt.
+	DefaultLeaseTTL = 8 * time.Second
 	// DefaultPublishRetryFor bounds the retries of one outcome publish by a
 	// handler; past it the handler fails and its message is redelivered.
 	DefaultPublishRetryFor = 2 * time.Minute

@@ -21,6 +21,24 @@ import (
 // over if that worker dies.
 var errBusy = errors.New("step being placed by another worker")
 
+// leaseHeld is errBusy for a step another worker holds the lease on: its
+// wake-up is best tried again when the lease runs out (RetryAfter, which
+// the wake-up consumer honours), so that a step whose worker died is
+// placed again as soon as it may be, not after a backoff.
+type leaseHeld struct{ left time.Duration }
+
+func (l *leaseHeld) Error() string {
+	return fmt.Sprintf("%v (its lease runs out in %v)", errBusy, l.left.Round(time.Millisecond))
+}
+func (l *leaseHeld) Is(target error) bool { return target == errBusy }
+
+// RetryAfter is when the lease runs out, and a little more.
+func (l *leaseHeld) RetryAfter() time.Duration { return l.left + leaseMargin }
+
+// leaseMargin is how long after a lease runs out its wake-up comes back: a
+// clock between workers a little apart does not make it busy once more.
+const leaseMargin = 250 * time.Millisecond
+
 // stoppedCheckTimeout bounds the look at the record that tells a provider
 // calling people one after another whether to go on.
 const stoppedCheckTimeout = 2 * time.Second
@@ -57,7 +75,7 @@ func (e *Engine) runIntent(ctx context.Context, key, id string) error {
 		}
 		if in.Started {
 			if in.Owner != e.owner && now.Before(in.LeaseUntil) {
-				return nil, errBusy
+				return nil, &leaseHeld{left: in.LeaseUntil.Sub(now)}
 			}
 			// Whoever started it stopped before recording the result:
 			// another worker whose lease ran out, or this one, whose

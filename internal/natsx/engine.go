@@ -134,7 +134,7 @@ func DueConsumerConfig(t Topology) jetstream.ConsumerConfig {
 		Durable:       ConsumerDue,
 		Description:   "escalator workers: due wake-ups",
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       t.AckWait,
+		AckWait:       t.DueAckWait,
 		MaxDeliver:    -1,
 		MaxAckPending: t.MaxAckPending,
 		FilterSubject: SubjectDue,

@@ -40,9 +40,21 @@ type Topology struct {
 	MaxDeliver int
 	// AckWait is how long a delivery may stay unacknowledged (default 30s).
 	AckWait time.Duration
+	// DueAckWait is AckWait for the due wake-ups (default DefaultDueAckWait):
+	// a wake-up whose worker died is delivered again that long after the
+	// worker last said it was still at work on it.
+	DueAckWait time.Duration
 	// MaxAckPending bounds the alerts in flight across workers (default 1000).
 	MaxAckPending int
 }
+
+// DefaultDueAckWait is the due wake-ups' ack wait. A worker at work on a
+// wake-up (placing a step: ringing people may take minutes) tells the
+// server so every third of it; a worker that died stops telling, and its
+// wake-up goes to another worker within this much, which places the step
+// again once its lease (engine.DefaultLeaseTTL) has run out. Short, so that
+// a step is not late by more than about ten seconds when its worker dies.
+const DefaultDueAckWait = 6 * time.Second
 
 // DefaultAlertsMaxAge is how long the ALERTS stream keeps alert events.
 const DefaultAlertsMaxAge = 7 * 24 * time.Hour
@@ -65,6 +77,9 @@ func (t Topology) withDefaults() Topology {
 	}
 	if t.AckWait <= 0 {
 		t.AckWait = 30 * time.Second
+	}
+	if t.DueAckWait <= 0 {
+		t.DueAckWait = DefaultDueAckWait
 	}
 	if t.MaxAckPending <= 0 {
 		t.MaxAckPending = 1000

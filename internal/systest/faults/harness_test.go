@@ -50,29 +50,32 @@ const (
 // ledger (internal/systest/ledger) counts them; the names are the suite's
 // since its first runs (docs/faults.md).
 type figures struct {
-	Scenario             string  `json:"scenario"`
-	AlertsSent           int     `json:"alerts_sent"`
-	EscalationsStarted   int     `json:"escalations_started"`
-	EscalationsCompleted int     `json:"escalations_completed"`
-	Exhausted            int     `json:"exhausted"`
-	DispatchFailed       int     `json:"dispatch_failed"`
-	StepsDispatched      int     `json:"steps_dispatched"`
-	CallsPlaced          int     `json:"calls_placed"`
-	CallsIoTCall         int     `json:"calls_iotcall"`
-	CallsYemot           int     `json:"calls_yemot"`
-	CallsCCAI            int     `json:"calls_ccai"`
-	Lost                 int     `json:"lost"`
-	StartedTwice         int     `json:"started_twice"`
-	Duplicated           int     `json:"duplicated"`
-	InDoubt              int     `json:"in_doubt"`
-	Unexplained          int     `json:"unexplained"`
-	Silent               int     `json:"silent"`
-	StartedMissing       int     `json:"started_missing"`
-	Unattributed         int     `json:"unattributed"`
-	Kills                int     `json:"kills,omitempty"`
-	Restarts             int     `json:"restarts,omitempty"`
-	ProviderRefused      int64   `json:"provider_requests_refused,omitempty"`
-	Seconds              float64 `json:"seconds"`
+	Scenario             string `json:"scenario"`
+	AlertsSent           int    `json:"alerts_sent"`
+	EscalationsStarted   int    `json:"escalations_started"`
+	EscalationsCompleted int    `json:"escalations_completed"`
+	Exhausted            int    `json:"exhausted"`
+	DispatchFailed       int    `json:"dispatch_failed"`
+	StepsDispatched      int    `json:"steps_dispatched"`
+	CallsPlaced          int    `json:"calls_placed"`
+	CallsIoTCall         int    `json:"calls_iotcall"`
+	CallsYemot           int    `json:"calls_yemot"`
+	CallsCCAI            int    `json:"calls_ccai"`
+	Lost                 int    `json:"lost"`
+	StartedTwice         int    `json:"started_twice"`
+	Duplicated           int    `json:"duplicated"`
+	InDoubt              int    `json:"in_doubt"`
+	Unexplained          int    `json:"unexplained"`
+	Silent               int    `json:"silent"`
+	StartedMissing       int    `json:"started_missing"`
+	Unattributed         int    `json:"unattributed"`
+	Kills                int    `json:"kills,omitempty"`
+	Restarts             int    `json:"restarts,omitempty"`
+	ProviderRefused      int64  `json:"provider_requests_refused,omitempty"`
+	// TakeoverSeconds: from a worker's death in the middle of a step to the
+	// step's call reaching the provider from another worker.
+	TakeoverSeconds float64 `json:"takeover_seconds,omitempty"`
+	Seconds         float64 `json:"seconds"`
 }
 
 // settle waits for every alert sent to reach a final outcome (or the

@@ -33,9 +33,13 @@ type gate struct {
 	refused atomic.Int64
 	next    http.Handler
 	closing chan struct{}
+	// stalls gets a value (when there is room) for each request stalled.
+	stalls chan struct{}
 }
 
-func newGate(next http.Handler) *gate { return &gate{next: next, closing: make(chan struct{})} }
+func newGate(next http.Handler) *gate {
+	return &gate{next: next, closing: make(chan struct{}), stalls: make(chan struct{}, 1)}
+}
 
 func (g *gate) set(m gateMode) { g.mode.Store(int32(m)) }
 
@@ -46,6 +50,10 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "service unavailable (fault test)", http.StatusServiceUnavailable)
 	case gateStall:
 		g.refused.Add(1)
+		select {
+		case g.stalls <- struct{}{}:
+		default:
+		}
 		// The server notices a client that gave up only once the body is read.
 		_, _ = io.Copy(io.Discard, r.Body)
 		select {
