@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -52,7 +54,17 @@ type pick struct {
 // takes it modulo the number of candidates.
 func (p positions) pick(ctx context.Context, key, forID string) (uint64, error) {
 	k := "p." + hash(key)
-	for range maxConflicts {
+	for try := range maxConflicts {
+		if try > 0 {
+			// Workers taking picks of one roster at once take turns: a
+			// random pause, longer after each conflict, so that a fast one
+			// does not win every race (the test saw one lose 32 in a row).
+			select {
+			case <-ctx.Done():
+				return 0, ctx.Err()
+			case <-time.After(time.Duration(rand.Int64N(int64(min(try, 8)) * int64(time.Millisecond)))):
+			}
+		}
 		if err := ctx.Err(); err != nil {
 			return 0, err
 		}
