@@ -12,6 +12,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/app"
 	"github.com/escalator-oss/escalator/internal/engine"
+	"github.com/escalator-oss/escalator/internal/memlimit"
 )
 
 const runHelp = `Usage: escalator run [flags]
@@ -87,6 +88,9 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.StringVar(&ackWords, "sms-ack-words", strings.Join(engine.DefaultAckWords, ","),
 		"the replies that acknowledge, comma-separated (case and spaces ignored);\n"+
 			"\"<word> <code>\" acknowledges only the escalation of that short code")
+	var memoryLimit string
+	fs.StringVar(&memoryLimit, "memory-limit", "auto", "the Go runtime's soft memory limit (worker and embedded server): auto (90% of the\n"+
+		"container's memory limit, else 360MiB; GOMEMLIMIT when set), off, or a size such as 1GiB")
 	fs.StringVar(&logFormat, "log-format", "json", "log format: json or console")
 	fs.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	for flagName, env := range map[string]string{
@@ -103,6 +107,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		"max-calls-per-person": "ESCALATOR_MAX_CALLS_PER_PERSON", "log-format": "ESCALATOR_LOG_FORMAT",
 		"log-level": "ESCALATOR_LOG_LEVEL", "yemot-sms-ack": "YEMOT_SMS_ACK",
 		"sms-ack-interval": "ESCALATOR_SMS_ACK_INTERVAL", "sms-ack-words": "ESCALATOR_SMS_ACK_WORDS",
+		"memory-limit": "ESCALATOR_MEMORY_LIMIT",
 	} {
 		fs.bind(flagName, env)
 	}
@@ -127,6 +132,12 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
+	mem, err := memlimit.Apply(memoryLimit, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "escalator run: %v\n", err)
+		return 2
+	}
+	log.Info("memory limit", zap.Int64("soft_limit_bytes", mem.Bytes), zap.String("from", mem.From))
 	cfg.AckWords = splitWords(ackWords)
 	cfg.Getenv = getenv
 	if yemotSMSAck {
