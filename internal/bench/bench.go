@@ -17,9 +17,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/escalator-oss/escalator/internal/app"
@@ -55,6 +57,14 @@ type Config struct {
 	WorkDir string
 	// Workers is the worker's --workers (0: its default).
 	Workers int
+	// Storm is the storm phase's alerts, over StormGroups groups (0: skip).
+	Storm, StormGroups int
+	// Ops is how many escalations the JetStream-operations count runs
+	// through a start, a step and an acknowledgement (0: skip).
+	Ops int
+	// Ended is how many escalations are started and resolved before the
+	// worker's memory is read with them in retention (0: skip).
+	Ended int
 	// PprofAddr, when set, serves the worker process's net/http/pprof there.
 	PprofAddr string
 	// Progress, when set, gets a line per phase.
@@ -76,13 +86,29 @@ type Report struct {
 		Active       []int   `json:"active"`
 		RecoveryWait string  `json:"recovery_wait"`
 		Settle       string  `json:"settle"`
+		Storm        int     `json:"storm"`
+		StormGroups  int     `json:"storm_groups"`
+		Ops          int     `json:"ops"`
+		Ended        int     `json:"ended"`
 	} `json:"config"`
+	// Environment is what the worker inherited that changes its memory:
+	// the bench sets neither, the worker runs with the binary's defaults
+	// unless the bench's own environment had them.
+	Environment struct {
+		GOMEMLIMIT string `json:"gomemlimit"`
+		GOGC       string `json:"gogc"`
+	} `json:"environment"`
 	Baseline   Baseline   `json:"baseline"`
 	Throughput Throughput `json:"throughput"`
 	Latency    Latency    `json:"latency"`
+	Storm      *Storm     `json:"storm,omitempty"`
+	Ops        *Ops       `json:"ops,omitempty"`
+	Ended      *Ended     `json:"ended,omitempty"`
 	Active     []Active   `json:"active,omitempty"`
 	Recovery   *Recovery  `json:"recovery,omitempty"`
-	Notes      []string   `json:"notes,omitempty"`
+	// Verdicts: each target of issue 16, met, missed or not judged.
+	Verdicts []Verdict `json:"verdicts"`
+	Notes    []string  `json:"notes,omitempty"`
 }
 
 // Throughput is the max-rate run: Alerts published as fast as JetStream
@@ -98,6 +124,8 @@ type Throughput struct {
 	// Ratios of StartedPerSec to the baseline's rates.
 	RatioToPublish    float64 `json:"ratio_to_publish"`
 	RatioToConsumeAck float64 `json:"ratio_to_consume_ack"`
+	// DispatchedRatioToPublish: DispatchedPerSec to the baseline's publish.
+	DispatchedRatioToPublish float64 `json:"dispatched_ratio_to_publish"`
 	// CPUSecondsPer1000 is the worker process's (worker and embedded
 	// server) user+system CPU per 1,000 escalations started and placed.
 	CPUSecondsPer1000 float64 `json:"cpu_seconds_per_1000"`
@@ -127,6 +155,13 @@ type Active struct {
 	FillingRSSMiB float64 `json:"filling_rss_mib"`
 	// StoreMiB is the JetStream store on disk.
 	StoreMiB float64 `json:"store_mib"`
+	// FillSeconds: the time spent filling the worker to this count, from
+	// the first publish of the phase until this count's last first step
+	// was placed, without the settling at the counts before.
+	FillSeconds float64 `json:"fill_seconds"`
+	// Fired: escalations whose timer fired before this reading (want 0:
+	// --recovery-wait shorter than the time to fill, the figure is void).
+	Fired int `json:"fired_while_filling,omitempty"`
 }
 
 // Recovery is the kill-and-restart run with the last Active count.
@@ -159,6 +194,12 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r.Config.SimLatency, r.Config.Active, r.Config.RecoveryWait = cfg.SimLatency.String(), cfg.Active, cfg.RecoveryWait.String()
 	r.Config.Settle = cfg.Settle.String()
+	r.Config.Storm, r.Config.StormGroups, r.Config.Ops, r.Config.Ended = cfg.Storm, cfg.StormGroups, cfg.Ops, cfg.Ended
+	r.Environment.GOMEMLIMIT, r.Environment.GOGC = os.Getenv("GOMEMLIMIT"), os.Getenv("GOGC")
+	if r.Environment.GOMEMLIMIT != "" || r.Environment.GOGC != "" {
+		r.Notes = append(r.Notes, fmt.Sprintf("the worker inherited GOMEMLIMIT=%q GOGC=%q from the environment: its memory figures are not the binary's defaults",
+			r.Environment.GOMEMLIMIT, r.Environment.GOGC))
+	}
 
 	dir := cfg.WorkDir
 	if dir == "" {
@@ -200,8 +241,73 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	r.Throughput.RatioToPublish = r.Throughput.StartedPerSec / r.Baseline.PublishPerSec
 	r.Throughput.RatioToConsumeAck = r.Throughput.StartedPerSec / r.Baseline.ConsumeAckPerSec
+	r.Throughput.DispatchedRatioToPublish = r.Throughput.DispatchedPerSec / r.Baseline.PublishPerSec
 	if err := stopAll(w, nc, nil); err != nil {
 		return nil, err
+	}
+
+	// Each phase below on a fresh worker (and store), so that nothing left
+	// by another phase is measured with it.
+	if cfg.Storm > 0 {
+		pol, err := policyCopy(policies, filepath.Join(dir, "policies-storm"), 0,
+			map[string]string{"bench-storm.yaml": benchPolicy("storm", "group", time.Hour)})
+		if err != nil {
+			return nil, err
+		}
+		w, nc, watch, err := startWorker(ctx, cfg, filepath.Join(dir, "w-storm"), pol, sims.Environ())
+		if err != nil {
+			return nil, err
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return nil, stopAll(w, nc, err)
+		}
+		cfg.progress("storm: %d alerts over %d groups at max rate", cfg.Storm, cfg.StormGroups)
+		if r.Storm, err = stormRun(ctx, cfg, w, watch, js); err != nil {
+			return nil, stopAll(w, nc, err)
+		}
+		r.Storm.RatioToConsumeAck = r.Storm.AbsorbedPerSec / r.Baseline.ConsumeAckPerSec
+		if err := stopAll(w, nc, nil); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Ops > 0 {
+		pol, err := policyCopy(policies, filepath.Join(dir, "policies-ops"), 0,
+			map[string]string{"bench-ops.yaml": benchPolicy("ops", "", opsFirstWait(cfg.Ops), time.Hour),
+				"bench-first.yaml": benchPolicy("first", "", time.Hour)})
+		if err != nil {
+			return nil, err
+		}
+		w, nc, watch, err := startWorker(ctx, cfg, filepath.Join(dir, "w-ops"), pol, sims.Environ())
+		if err != nil {
+			return nil, err
+		}
+		cfg.progress("ops: %d escalations through a start, a step and an acknowledgement", cfg.Ops)
+		if r.Ops, err = opsRun(ctx, cfg, w, nc, watch, first, cfg.Ops); err != nil {
+			return nil, stopAll(w, nc, err)
+		}
+		if err := stopAll(w, nc, nil); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Ended > 0 {
+		// Every wait an hour: no second step comes before the resolve.
+		pol, err := policyCopy(policies, filepath.Join(dir, "policies-ended"), time.Hour, nil)
+		if err != nil {
+			return nil, err
+		}
+		wdir := filepath.Join(dir, "w-ended")
+		w, nc, watch, err := startWorker(ctx, cfg, wdir, pol, sims.Environ())
+		if err != nil {
+			return nil, err
+		}
+		cfg.progress("ended: %d escalations started and resolved", cfg.Ended)
+		if r.Ended, err = endedRun(ctx, cfg, w, nc, watch, wdir, cfg.Ended); err != nil {
+			return nil, stopAll(w, nc, err)
+		}
+		if err := stopAll(w, nc, nil); err != nil {
+			return nil, err
+		}
 	}
 
 	if len(cfg.Active) > 0 {
@@ -214,6 +320,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
+	r.Verdicts = Judge(r)
 	return r, nil
 }
 
@@ -255,6 +362,13 @@ var waitLine = regexp.MustCompile(`(?m)^(\s*(?:- )?wait:\s*)\S+\s*$`)
 
 // shortWaits copies the policies in dir to out with every step's wait set to d.
 func shortWaits(dir, out string, d time.Duration) (string, error) {
+	return policyCopy(dir, out, d, nil)
+}
+
+// policyCopy copies the policies in dir to out, with every step's wait set
+// to wait (0: as they are), and adds the bench-only policies of extra (file
+// name to YAML) as they are.
+func policyCopy(dir, out string, wait time.Duration, extra map[string]string) (string, error) {
 	if err := os.MkdirAll(out, 0o700); err != nil {
 		return "", err
 	}
@@ -267,12 +381,38 @@ func shortWaits(dir, out string, d time.Duration) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		b = waitLine.ReplaceAll(b, []byte("${1}"+d.String()))
+		if wait > 0 {
+			b = waitLine.ReplaceAll(b, []byte("${1}"+wait.String()))
+		}
 		if err := os.WriteFile(filepath.Join(out, filepath.Base(f)), b, 0o600); err != nil {
 			return "", err
 		}
 	}
+	for name, y := range extra {
+		if err := os.WriteFile(filepath.Join(out, name), []byte(y), 0o600); err != nil {
+			return "", err
+		}
+	}
 	return out, nil
+}
+
+// benchPolicy is a bench-only policy: alerts labelled bench=<label> (and
+// no other) go to the operations desk through the IoTCall rule the default
+// policy uses, one step per wait (a step's wait is how long it waits for
+// an acknowledgement before the next); groupBy, when set, is its group_by.
+func benchPolicy(label, groupBy string, waits ...time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Written by escalator bench into its copy of the policies; not an example.\n")
+	fmt.Fprintf(&b, "name: bench-%s\ndescription: escalator bench's %s phase.\npriority: 10000\n", label, label)
+	fmt.Fprintf(&b, "match:\n  labels:\n    bench: %s\n", label)
+	if groupBy != "" {
+		fmt.Fprintf(&b, "group_by: [%s]\n", groupBy)
+	}
+	b.WriteString("steps:\n")
+	for _, w := range waits {
+		fmt.Fprintf(&b, "  - notify: [desk]\n    strategy: single\n    via:\n      - iotcall: {rule: ops-default}\n    wait: %s\n", w)
+	}
+	return b.String()
 }
 
 // percentile of sorted durations, in milliseconds (nearest rank).

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,6 +11,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/escalator-oss/escalator/internal/alert"
+	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/providers"
 )
 
 // TestBenchSmall runs every phase of the bench at a small size, with the
@@ -30,6 +35,7 @@ func TestBenchSmall(t *testing.T) {
 	r, err := Run(ctx, Config{
 		Executable: exe, Policies: "../../policies", Alerts: 300, Rate: 100, LatencyFor: time.Second,
 		Active: []int{150, 300}, Settle: 100 * time.Millisecond, RecoveryWait: 8 * time.Second, WorkDir: t.TempDir(), Progress: &progress,
+		Storm: 300, StormGroups: 7, Ops: 20, Ended: 200,
 	})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, progress.String())
@@ -49,12 +55,40 @@ func TestBenchSmall(t *testing.T) {
 	if r.Recovery == nil || r.Recovery.Lost != 0 || r.Recovery.Due == 0 || r.Recovery.Due > 300 {
 		t.Errorf("recovery = %+v", r.Recovery)
 	}
+	for _, a := range r.Active {
+		if a.Fired != 0 || a.FillSeconds <= 0 {
+			t.Errorf("active = %+v", a)
+		}
+	}
+	// The storm: exactly one escalation per group, every other alert
+	// grouped, nothing left on the consumer, the worker's counts agreeing.
+	if s := r.Storm; s == nil || !s.ok() || s.Started != 7 || s.Grouped != 293 || !s.MetricsOK || s.AbsorbedPerSec <= 0 {
+		t.Errorf("storm = %+v", r.Storm)
+	}
+	if o := r.Ops; o == nil || o.Escalations != 20 || o.FirstCalls != 20 {
+		t.Errorf("ops = %+v", r.Ops)
+	} else {
+		for name, ph := range map[string]OpsPhase{"start": o.Start, "step": o.Step, "ack": o.Ack, "before the first call": o.BeforeFirstCall} {
+			// Every phase sends something: a count of 0 would mean the
+			// counters were not read.
+			if ph.Missing != 0 || ph.Overlapped || ph.OutPerEscalation <= 0 {
+				t.Errorf("ops %s = %+v", name, ph)
+			}
+		}
+	}
+	if e := r.Ended; e == nil || e.Escalations != 200 || e.Missing != 0 || e.RSSMiB <= 0 || e.StoreMiB <= 0 {
+		t.Errorf("ended = %+v", r.Ended)
+	}
+	if len(r.Verdicts) == 0 {
+		t.Error("no verdicts")
+	}
 
 	var text, js bytes.Buffer
 	if err := WriteText(&text, r); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"raw JetStream", "escalations started", "p50 / p90 / p99 / max", "escalations lost"} {
+	for _, want := range []string{"raw JetStream", "escalations started", "p50 / p90 / p99 / max", "escalations lost",
+		"storm", "alerts grouped", "before the first call", "ended escalations in retention", "targets (issue 16)"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, text.String())
 		}
@@ -63,7 +97,8 @@ func TestBenchSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	var back Report
-	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Recovery == nil || back.Recovery.Due != r.Recovery.Due {
+	if err := json.Unmarshal(js.Bytes(), &back); err != nil || back.Recovery == nil || back.Recovery.Due != r.Recovery.Due ||
+		back.Storm == nil || back.Ops == nil || back.Ended == nil || len(back.Verdicts) != len(r.Verdicts) {
 		t.Errorf("JSON report does not read back: %v\n%s", err, js.String())
 	}
 	t.Logf("\n%s", text.String())
@@ -85,6 +120,56 @@ func TestShortWaits(t *testing.T) {
 				t.Errorf("%s: %q kept its wait", f, l)
 			}
 		}
+	}
+}
+
+// TestBenchPolicies checks that the bench-only policies load with the
+// example ones, and take the alerts meant for them: the storm's grouped by
+// their group label.
+func TestBenchPolicies(t *testing.T) {
+	dir, err := policyCopy("../../policies", t.TempDir(), time.Hour, map[string]string{
+		"bench-storm.yaml": benchPolicy("storm", "group", time.Hour),
+		"bench-ops.yaml":   benchPolicy("ops", "", opsFirstWait(10), time.Hour),
+		"bench-first.yaml": benchPolicy("first", "", time.Hour),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := policy.LoadWith(policy.Options{Providers: providers.Kinds()}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Now()
+	for _, c := range []struct {
+		data    func() (string, []byte)
+		policy  string
+		groupBy string
+	}{
+		{func() (string, []byte) { return stormAlert(3, 10, at) }, "bench-storm", "group"},
+		{func() (string, []byte) { return opsAlert(3, at) }, "bench-ops", ""},
+		{func() (string, []byte) { return alertJSON("x", 0, at) }, "database", "cluster"},
+		{func() (string, []byte) { return alertJSON("x", 2, at) }, "default", ""},
+	} {
+		id, data := c.data()
+		ev, err := alert.Decode(data, 0)
+		if err != nil {
+			t.Fatalf("%s: %v", id, err)
+		}
+		p, _ := set.MatchAt(ev, at)
+		if p == nil || p.Name != c.policy || strings.Join(p.GroupBy, ",") != c.groupBy {
+			t.Errorf("%s: matched %+v, want %s grouped by %q", id, p, c.policy, c.groupBy)
+		}
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	m, err := parseMetrics(bufio.NewScanner(strings.NewReader(`# HELP x y
+escalator_nats_out_msgs_total 1.234e+06
+escalator_alerts_rejected_total{reason="too big, with spaces }",source="http"} 2
+escalator_alerts_rejected_total{reason="bad",source="nats"} 3
+`)))
+	if err != nil || m["escalator_nats_out_msgs_total"] != 1.234e6 || m["escalator_alerts_rejected_total"] != 5 {
+		t.Errorf("parseMetrics = %v, %v", m, err)
 	}
 }
 

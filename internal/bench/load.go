@@ -22,6 +22,11 @@ import (
 // CCAI steps are held to CCAI's documented 10 requests a second, which would
 // measure CCAI's limit, not escalator.
 func alertJSON(run string, i int, at time.Time) (id string, data []byte) {
+	return alertEvent(run, i, at, "firing")
+}
+
+// alertEvent is alertJSON with the status given (firing or resolved).
+func alertEvent(run string, i int, at time.Time, status string) (id string, data []byte) {
 	id = fmt.Sprintf("%s-%d", run, i)
 	var labels, severity string
 	switch i % 3 {
@@ -32,8 +37,17 @@ func alertJSON(run string, i int, at time.Time) (id string, data []byte) {
 	default:
 		labels, severity = fmt.Sprintf(`{"host":"web-%s","alertname":"DiskFull"}`, id), "warning"
 	}
-	data = fmt.Appendf(nil, `{"id":%q,"status":"firing","summary":"bench alert %d","severity":%q,"labels":%s,"source":"bench","at":%q}`,
-		id, i, severity, labels, at.UTC().Format(time.RFC3339Nano))
+	data = fmt.Appendf(nil, `{"id":%q,"status":%q,"summary":"bench alert %d","severity":%q,"labels":%s,"source":"bench","at":%q}`,
+		id, status, i, severity, labels, at.UTC().Format(time.RFC3339Nano))
+	return id, data
+}
+
+// benchAlert is the i-th alert of run for one of the bench-only policies
+// (labels bench=<policy label> plus extra).
+func benchAlert(run string, i int, at time.Time, labels string) (id string, data []byte) {
+	id = fmt.Sprintf("%s-%d", run, i)
+	data = fmt.Appendf(nil, `{"id":%q,"status":"firing","summary":"bench alert %d","severity":"critical","labels":%s,"source":"bench","at":%q}`,
+		id, i, labels, at.UTC().Format(time.RFC3339Nano))
 	return id, data
 }
 
@@ -115,7 +129,17 @@ type watcher struct {
 	// (a later step or loop placed, skipped or exhausted).
 	progressed map[string]time.Time
 	tallies    map[string]*tally
-	waiters    []waiter
+	// escalations: the escalation id of each alert that started one, for
+	// the alerts of run idsOf only (the ops phase acknowledges them).
+	idsOf       string
+	escalations map[string]string
+	// groupedSeen: grouped outcomes counted, by escalation and its alert
+	// count after the join (a grouped outcome names the escalation's first
+	// alert, not the one that joined; the count tells repeats apart).
+	groupedSeen map[string]bool
+	// acked, resolved: escalations (by alert id) acknowledged or resolved.
+	acked, resolved map[string]bool
+	waiters         []waiter
 	// only, when set, limits the watcher to these alert ids.
 	only map[string]time.Time
 }
@@ -126,10 +150,12 @@ type waiter struct {
 }
 
 type outcomeMsg struct {
-	AlertID string `json:"alert_id"`
-	Event   string `json:"event"`
-	Step    int    `json:"step"`
-	Loop    int    `json:"loop"`
+	EscalationID string `json:"escalation_id"`
+	AlertID      string `json:"alert_id"`
+	Event        string `json:"event"`
+	Step         int    `json:"step"`
+	Loop         int    `json:"loop"`
+	Alerts       int    `json:"alerts"`
 }
 
 func watch(nc *nats.Conn) (*watcher, error) {
@@ -149,7 +175,8 @@ func watch(nc *nats.Conn) (*watcher, error) {
 func (w *watcher) on(m *nats.Msg) { w.record(m.Data, time.Now()) }
 
 func newWatcher() *watcher {
-	return &watcher{started: map[string]time.Time{}, dispatched: map[string]bool{}, progressed: map[string]time.Time{}, tallies: map[string]*tally{}}
+	return &watcher{started: map[string]time.Time{}, dispatched: map[string]bool{}, progressed: map[string]time.Time{}, tallies: map[string]*tally{},
+		escalations: map[string]string{}, groupedSeen: map[string]bool{}, acked: map[string]bool{}, resolved: map[string]bool{}}
 }
 
 // replayWatch follows the ESCALATIONS stream from since on, timing each
@@ -203,6 +230,26 @@ func (w *watcher) record(data []byte, now time.Time) {
 		if _, ok := w.started[o.AlertID]; !ok {
 			w.started[o.AlertID] = now
 			t.started++
+			if w.idsOf != "" && runOf(o.AlertID) == w.idsOf {
+				w.escalations[o.AlertID] = o.EscalationID
+			}
+		}
+	case o.Event == "grouped":
+		if k := fmt.Sprintf("%s/%d", o.EscalationID, o.Alerts); !w.groupedSeen[k] {
+			w.groupedSeen[k] = true
+			t.grouped++
+		}
+	case o.Event == "unmatched":
+		t.unmatched++
+	case o.Event == "acknowledged":
+		if !w.acked[o.AlertID] {
+			w.acked[o.AlertID] = true
+			t.acknowledged++
+		}
+	case o.Event == "resolved":
+		if !w.resolved[o.AlertID] {
+			w.resolved[o.AlertID] = true
+			t.resolved++
 		}
 	case o.Step == 0 && o.Loop == 0 && (o.Event == "dispatched" || o.Event == "dispatch_failed"):
 		if !w.dispatched[o.AlertID] {
@@ -254,7 +301,13 @@ func (w *watcher) wait(ctx context.Context, timeout time.Duration, cond func(*wa
 }
 
 // tally counts one run's escalations (alert ids "<run>-<i>").
-type tally struct{ started, dispatched, progressed int }
+type tally struct {
+	started, dispatched, progressed int
+	// grouped counts grouped outcomes (an alert joining its group's
+	// escalation), unmatched the alerts no policy took; acknowledged and
+	// resolved the escalations that ended so.
+	grouped, unmatched, acknowledged, resolved int
+}
 
 func runOf(alertID string) string {
 	if i := strings.LastIndexByte(alertID, '-'); i > 0 {
@@ -282,6 +335,25 @@ func (w *watcher) counts(run string) tally {
 type firstRequests struct {
 	mu sync.Mutex
 	at map[string]time.Time
+	// held: alerts whose first request is held (not answered) until
+	// released, for the ops phase to read the worker's counts while its
+	// first call is being placed.
+	held map[string]*held
+}
+
+type held struct{ arrived, release chan struct{} }
+
+// hold makes the simulators hold id's first request: arrived is closed when
+// it comes, and the simulator answers once release is closed.
+func (f *firstRequests) hold(id string) *held {
+	h := &held{arrived: make(chan struct{}), release: make(chan struct{})}
+	f.mu.Lock()
+	if f.held == nil {
+		f.held = map[string]*held{}
+	}
+	f.held[id] = h
+	f.mu.Unlock()
+	return h
 }
 
 func (f *firstRequests) observe(r *http.Request) {
@@ -291,10 +363,20 @@ func (f *firstRequests) observe(r *http.Request) {
 	}
 	now := time.Now()
 	f.mu.Lock()
+	var h *held
 	if _, ok := f.at[id]; !ok {
 		f.at[id] = now
+		h = f.held[id]
+		delete(f.held, id)
 	}
 	f.mu.Unlock()
+	if h != nil {
+		close(h.arrived)
+		select {
+		case <-h.release:
+		case <-r.Context().Done():
+		}
+	}
 }
 
 func (f *firstRequests) get(id string) (time.Time, bool) {

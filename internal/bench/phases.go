@@ -115,6 +115,7 @@ func activeRun(ctx context.Context, cfg Config, dir, policies string, env []stri
 	}
 	var actives []Active
 	total := 0
+	var filling time.Duration
 	for _, target := range cfg.Active {
 		cfg.progress("active: filling to %d escalations", target)
 		pub, err := newPublisher(nc)
@@ -122,6 +123,7 @@ func activeRun(ctx context.Context, cfg Config, dir, policies string, env []stri
 			return nil, nil, stopAll(wk, nc, err)
 		}
 		at := time.Now()
+		fillFrom := at
 		for i := total; i < target; i++ {
 			id, data := alertJSON("act", i, at)
 			if err := pub.publish(alertSubject, id, data); err != nil {
@@ -136,6 +138,7 @@ func activeRun(ctx context.Context, cfg Config, dir, policies string, env []stri
 			return nil, nil, stopAll(wk, nc, fmt.Errorf("active: only %d of %d escalations placed their first step in 10 minutes",
 				w.counts("act").dispatched, target))
 		}
+		filling += time.Since(fillFrom)
 		busy, err := readUsage(wk.pid())
 		if err != nil {
 			return nil, nil, stopAll(wk, nc, err)
@@ -150,9 +153,9 @@ func activeRun(ctx context.Context, cfg Config, dir, policies string, env []stri
 		if err != nil {
 			return nil, nil, stopAll(wk, nc, err)
 		}
-		cfg.progress("active: %d waiting: RSS %.0f MiB (%.0f MiB while filling)", target, mib(u.RSS), mib(busy.RSS))
+		cfg.progress("active: %d waiting: RSS %.0f MiB (%.0f MiB while filling, filled in %.0f s)", target, mib(u.RSS), mib(busy.RSS), filling.Seconds())
 		actives = append(actives, Active{Escalations: target, RSSMiB: mib(u.RSS), FillingRSSMiB: mib(busy.RSS),
-			StoreMiB: mib(dirSize(filepath.Join(dir, "data")))})
+			StoreMiB: mib(dirSize(filepath.Join(dir, "data"))), FillSeconds: filling.Seconds(), Fired: w.counts("act").progressed})
 		if cfg.PprofAddr != "" {
 			saveProfile(cfg, "http://"+cfg.PprofAddr+"/debug/pprof/heap", filepath.Join(dir, fmt.Sprintf("heap-%d.pb.gz", target)))
 		}
