@@ -72,6 +72,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.StringVar(&cfg.WorkDir, "work-dir", "", "keep the worker's data and log here (default: a temporary directory, removed)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "the worker's --workers (default: escalator run's default)")
 	fs.StringVar(&cfg.PprofAddr, "pprof", "", "serve the worker process's /debug/pprof on this address (e.g. 127.0.0.1:6060), and save its heap profile in --work-dir at each --active count")
+	fs.StringVar(&cfg.MemoryLimit, "memory-limit", "", "the worker's --memory-limit (default: what escalator run uses, ESCALATOR_MEMORY_LIMIT or auto)")
 	format := fs.String("format", "text", "output format: text or json")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, benchHelp)

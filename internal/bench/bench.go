@@ -10,6 +10,7 @@
 package bench
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/app"
 	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/memlimit"
 	"github.com/escalator-oss/escalator/internal/policy"
 	"github.com/escalator-oss/escalator/internal/providers"
 )
@@ -65,6 +67,9 @@ type Config struct {
 	// Ended is how many escalations are started and resolved before the
 	// worker's memory is read with them in retention (0: skip).
 	Ended int
+	// MemoryLimit is the worker's --memory-limit (empty: what escalator
+	// run would use, ESCALATOR_MEMORY_LIMIT or auto).
+	MemoryLimit string
 	// PprofAddr, when set, serves the worker process's net/http/pprof there.
 	PprofAddr string
 	// Progress, when set, gets a line per phase.
@@ -97,6 +102,11 @@ type Report struct {
 	Environment struct {
 		GOMEMLIMIT string `json:"gomemlimit"`
 		GOGC       string `json:"gogc"`
+		// MemoryLimit is the worker's --memory-limit; MemoryLimitBytes
+		// and MemoryLimitFrom the soft limit it chose (0: none).
+		MemoryLimit      string `json:"memory_limit"`
+		MemoryLimitBytes int64  `json:"memory_limit_bytes"`
+		MemoryLimitFrom  string `json:"memory_limit_from"`
 	} `json:"environment"`
 	Baseline   Baseline   `json:"baseline"`
 	Throughput Throughput `json:"throughput"`
@@ -196,6 +206,16 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	r.Config.Settle = cfg.Settle.String()
 	r.Config.Storm, r.Config.StormGroups, r.Config.Ops, r.Config.Ended = cfg.Storm, cfg.StormGroups, cfg.Ops, cfg.Ended
 	r.Environment.GOMEMLIMIT, r.Environment.GOGC = os.Getenv("GOMEMLIMIT"), os.Getenv("GOGC")
+	if cfg.MemoryLimit == "" {
+		cfg.MemoryLimit = cmp.Or(os.Getenv("ESCALATOR_MEMORY_LIMIT"), "auto")
+	}
+	// The worker runs on this machine with this environment: it chooses
+	// the same.
+	mem, err := memlimit.Choose(cfg.MemoryLimit, os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	r.Environment.MemoryLimit, r.Environment.MemoryLimitBytes, r.Environment.MemoryLimitFrom = cfg.MemoryLimit, mem.Bytes, mem.From
 	if r.Environment.GOMEMLIMIT != "" || r.Environment.GOGC != "" {
 		r.Notes = append(r.Notes, fmt.Sprintf("the worker inherited GOMEMLIMIT=%q GOGC=%q from the environment: its memory figures are not the binary's defaults",
 			r.Environment.GOMEMLIMIT, r.Environment.GOGC))
@@ -332,7 +352,7 @@ func startWorker(ctx context.Context, cfg Config, dir, policies string, env []st
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	w.pprof, w.workers = cfg.PprofAddr, cfg.Workers
+	w.pprof, w.workers, w.memoryLimit = cfg.PprofAddr, cfg.Workers, cfg.MemoryLimit
 	if err := w.start(ctx); err != nil {
 		return nil, nil, nil, err
 	}

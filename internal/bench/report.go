@@ -109,6 +109,8 @@ func Judge(r *Report) []Verdict {
 			add(actT, m, fmt.Sprintf("not judged: %d timers fired while filling (raise --recovery-wait)", a.Fired))
 		case r.Environment.GOMEMLIMIT != "":
 			add(actT, m, "not judged: GOMEMLIMIT="+r.Environment.GOMEMLIMIT+" in the environment")
+		case r.Environment.MemoryLimit != "auto" && r.Environment.MemoryLimit != "":
+			add(actT, m, "not judged: --memory-limit "+r.Environment.MemoryLimit+", not the default")
 		default:
 			add(actT, m, verdict(a.RSSMiB <= Targets.ActiveRSSMiB))
 		}
@@ -169,11 +171,15 @@ func WriteText(w io.Writer, r *Report) error {
 	p("escalator bench\t%s", r.Date.Format("2006-01-02 15:04 MST"))
 	p("machine\t%s, %d CPUs, %s", r.Machine, r.CPUs, r.Go)
 	p("worker\t--workers %d, simulator latency %s", r.Config.Workers, r.Config.SimLatency)
-	env := "no GOMEMLIMIT or GOGC in the environment: the binary's own defaults"
+	env := "no GOMEMLIMIT or GOGC in the environment"
 	if r.Environment.GOMEMLIMIT != "" || r.Environment.GOGC != "" {
 		env = fmt.Sprintf("inherited GOMEMLIMIT=%q GOGC=%q from the environment", r.Environment.GOMEMLIMIT, r.Environment.GOGC)
 	}
-	p("worker memory\t%s", env)
+	limit := "none"
+	if e := r.Environment; e.MemoryLimitBytes > 0 {
+		limit = fmt.Sprintf("%.0f MiB", mib(e.MemoryLimitBytes))
+	}
+	p("worker memory\t%s; --memory-limit %s: soft limit %s (%s)", env, r.Environment.MemoryLimit, limit, r.Environment.MemoryLimitFrom)
 	p("")
 	b := r.Baseline
 	p("raw JetStream (baseline)\t%d messages of %d bytes", b.Messages, b.MessageBytes)

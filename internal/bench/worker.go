@@ -17,6 +17,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/app"
 	"github.com/escalator-oss/escalator/internal/dispatch"
+	"github.com/escalator-oss/escalator/internal/memlimit"
 )
 
 // AlertHeader carries, on every provider request the bench's worker sends,
@@ -39,7 +40,8 @@ func (t tagging) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // WorkerMain is the bench's worker process: `escalator bench worker`, started
-// by Run, never by people. It is `escalator run` on an embedded server with
+// by Run, never by people. It is `escalator run` (with its soft memory limit,
+// --memory-limit auto unless the bench was told otherwise) on an embedded server with
 // the providers from the environment (the parent's simulators), no per-person
 // cap (the example policies call the same few people for every alert) and
 // provider requests tagged with AlertHeader.
@@ -52,7 +54,13 @@ func WorkerMain(ctx context.Context, args []string) error {
 	fs.StringVar(&cfg.Policies, "policies", "policies", "")
 	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "")
 	pprofAddr := fs.String("pprof", "", "")
+	memoryLimit := fs.String("memory-limit", "auto", "")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	// The soft memory limit escalator run sets by default (or the one
+	// asked for), so that the memory measured is the binary's own.
+	if _, err := memlimit.Apply(*memoryLimit, os.Getenv); err != nil {
 		return err
 	}
 	if *pprofAddr != "" {
@@ -79,6 +87,7 @@ type worker struct {
 	env                []string
 	natsAddr, httpAddr string
 	pprof              string
+	memoryLimit        string
 	workers            int
 	cmd                *exec.Cmd
 	done               chan error
@@ -121,6 +130,9 @@ func (w *worker) start(ctx context.Context) error {
 	}
 	if w.pprof != "" {
 		w.cmd.Args = append(w.cmd.Args, "--pprof", w.pprof)
+	}
+	if w.memoryLimit != "" {
+		w.cmd.Args = append(w.cmd.Args, "--memory-limit", w.memoryLimit)
 	}
 	w.cmd.Env = append(os.Environ(), w.env...)
 	w.cmd.Stdout, w.cmd.Stderr = logf, logf
