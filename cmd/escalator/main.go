@@ -36,6 +36,9 @@ func main() {
 // run dispatches to a subcommand and returns the exit code. getenv nil means
 // the process environment.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2

@@ -48,7 +48,8 @@ type Setting struct {
 
 // Apply sets the soft memory limit that spec asks for: "auto" (or ""),
 // "off", or a size as GOMEMLIMIT takes it ("512MiB", "1GiB", bytes).
-// getenv reads GOMEMLIMIT: set, it wins over "auto".
+// getenv reads GOMEMLIMIT (nil: the process environment): set, it wins
+// over "auto".
 func Apply(spec string, getenv func(string) string) (Setting, error) {
 	s, err := Choose(spec, getenv)
 	if err != nil {
@@ -67,6 +68,9 @@ func Apply(spec string, getenv func(string) string) (Setting, error) {
 
 // Choose is Apply without applying it.
 func Choose(spec string, getenv func(string) string) (Setting, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	spec = strings.TrimSpace(spec)
 	switch strings.ToLower(spec) {
 	case "off", "none":
