@@ -143,7 +143,16 @@ func TestThreeNodesThreeWorkers(t *testing.T) {
 	select {
 	case <-tr.killed:
 	case <-time.After(settle):
-		t.Fatalf("worker %d did not place %d calls after the node died; %s", tr.victim, tr.after, seed.Line())
+		var placed []string
+		for _, w := range workers {
+			status := "disconnected"
+			if nc := w.nc.Load(); nc != nil {
+				status = nc.Status().String()
+			}
+			placed = append(placed, fmt.Sprintf("worker %d: %d calls in all, NATS %s", w.i, w.calls.Load(), status))
+		}
+		t.Fatalf("worker %d did not place %d calls after the node died, only %d (%s; outcomes: %s); %s",
+			tr.victim, tr.after, workers[tr.victim].since.Load(), strings.Join(placed, "; "), out.Progress(), seed.Line())
 	}
 	workerKilled := time.Now()
 	t.Logf("killed worker %d in the middle of call number %d (its NATS connection closed without draining, its HTTP requests cut)",
