@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -71,8 +72,20 @@ func newPublisher(nc *nats.Conn) (*publisher, error) {
 // publish sends one message with a Nats-Msg-Id; a full window of pending
 // acks makes it wait (back-pressure), never drop.
 func (p *publisher) publish(subject, id string, data []byte) error {
-	_, err := p.js.PublishAsync(subject, data, jetstream.WithMsgID(id))
-	return err
+	for {
+		_, err := p.js.PublishAsync(subject, data, jetstream.WithMsgID(id))
+		if !errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+			return err
+		}
+		// The window stayed full past the client's stall wait (a server
+		// busy with the worker's own writes): wait for it to drain, then
+		// send again — a long run must not stop on back-pressure (a
+		// 1,000,000-escalation ended phase did at 100k).
+		select {
+		case <-p.js.PublishAsyncComplete():
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // flush waits until every published message is acked or failed; any
