@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/escalator-oss/escalator/internal/app"
+	"github.com/escalator-oss/escalator/internal/app/apptest"
 	"github.com/escalator-oss/escalator/internal/outcome"
 )
 
@@ -88,32 +88,9 @@ func startWorker(t *testing.T, dir string) *worker {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.HTTPToken = testToken
 	cfg.ShutdownGrace = 2 * time.Second
-	a, err := app.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	select {
-	case <-a.Started():
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(waitFor):
-		t.Fatal("the worker did not start")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run returned %v", err)
-			}
-		case <-time.After(waitFor):
-			t.Error("the worker took too long to stop")
-		}
-	})
+	a := apptest.Run(t, cfg, waitFor)
 	w := &worker{app: a, url: "http://" + a.HTTPAddr(), outcomes: make(chan outcome.Outcome, 1000)}
+	var err error
 	if w.nc, err = nats.Connect(a.NATSURL()); err != nil {
 		t.Fatal(err)
 	}

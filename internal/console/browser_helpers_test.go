@@ -19,6 +19,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/escalator-oss/escalator/internal/app"
+	"github.com/escalator-oss/escalator/internal/app/apptest"
 )
 
 // pageWait bounds every wait on the page's state.
@@ -359,30 +360,5 @@ func worker(t *testing.T, token string) *app.App {
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.HTTPToken = token
 	cfg.ShutdownGrace = 2 * time.Second
-	a, err := app.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	select {
-	case <-a.Started():
-	case err := <-done:
-		t.Fatalf("run: %v", err)
-	case <-time.After(pageWait):
-		t.Fatal("the worker did not start")
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("run returned %v", err)
-			}
-		case <-time.After(pageWait):
-			t.Error("the worker took too long to stop")
-		}
-	})
-	return a
+	return apptest.Run(t, cfg, pageWait)
 }
