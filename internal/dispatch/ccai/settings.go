@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -147,35 +146,13 @@ func (k Kind) Decode(d *yamlx.Decoder, n, at *yaml.Node, path string, step provi
 }
 
 // dialable tells whether CCAI Platform can be sent the number e164 as an
-// end_user_number. Numbers are looked at once (see dialables).
+// end_user_number. Numbers are looked at once.
 func dialable(e164 string) error {
-	dialables.mu.Lock()
-	err, ok := dialables.m[e164]
-	dialables.mu.Unlock()
-	if ok {
-		return err
-	}
-	_, err = phone.CCAI(e164)
-	dialables.mu.Lock()
-	if len(dialables.m) >= memoSize {
-		clear(dialables.m)
-	}
-	dialables.m[e164] = err
-	dialables.mu.Unlock()
+	_, err := dialables.Get(e164)
 	return err
 }
 
-// dialables memoizes dialable: policy check asks for every number of every
-// step through CCAI Platform, shared rosters put the same people in many
-// steps, and parsing a number costs tens of microseconds. Bounded by
-// memoSize.
-var dialables = struct {
-	mu sync.Mutex
-	m  map[string]error
-}{m: map[string]error{}}
-
-// memoSize bounds dialables: past it, it starts again empty.
-const memoSize = 1 << 14
+var dialables = phone.NewMemo(phone.CCAI)
 
 // checkStrategy refuses what CCAI Platform cannot do for the step, saying
 // why and what to use instead. stop_on_answer on another strategy than

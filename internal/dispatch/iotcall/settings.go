@@ -4,7 +4,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"go.yaml.in/yaml/v3"
 
@@ -153,7 +152,7 @@ func (k Kind) checkNumbers(d *yamlx.Decoder, at *yaml.Node, path string, people 
 // dialable tells whether IoTCall can dial the number e164: its country
 // needs a country id. Numbers are parsed once (see countryCodes).
 func (k Kind) dialable(e164 string) error {
-	code, err := countryCodes.of(e164)
+	code, err := countryCodes.Get(e164)
 	if err == nil {
 		ids := k.CountryIDs
 		if ids == nil {
@@ -168,42 +167,8 @@ func (k Kind) dialable(e164 string) error {
 	return err
 }
 
-// countryCodes are the calling codes of the numbers policy check has met:
-// it asks for every number of every step through IoTCall, shared rosters
-// put the same people in many steps, and parsing a number costs tens of
-// microseconds.
-var countryCodes = codeMemo{m: map[string]codeOf{}}
-
-type codeOf struct {
-	code int
-	err  error
-}
-
-// codeMemo is a bounded memo of phone.CountryCode. Safe for concurrent use.
-type codeMemo struct {
-	mu sync.Mutex
-	m  map[string]codeOf
-}
-
-// memoSize bounds a memo: past it, it starts again empty.
-const memoSize = 1 << 14
-
-func (c *codeMemo) of(e164 string) (int, error) {
-	c.mu.Lock()
-	got, ok := c.m[e164]
-	c.mu.Unlock()
-	if ok {
-		return got.code, got.err
-	}
-	got.code, got.err = phone.CountryCode(e164)
-	c.mu.Lock()
-	if len(c.m) >= memoSize {
-		clear(c.m)
-	}
-	c.m[e164] = got
-	c.mu.Unlock()
-	return got.code, got.err
-}
+// countryCodes are the calling codes of the numbers policy check has met.
+var countryCodes = phone.NewMemo(phone.CountryCode)
 
 // String describes the settings in a few words, for `policy simulate`.
 func (s Settings) String() string {

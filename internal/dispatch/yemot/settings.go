@@ -2,7 +2,6 @@ package yemot
 
 import (
 	"strings"
-	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -149,35 +148,13 @@ func atOnce(step provider.Step) int {
 	return len(first)
 }
 
-// dialable tells whether Yemot can be sent the number e164. Numbers are
-// looked at once (see dialables).
+// dialable tells whether Yemot can be sent the number e164. Numbers are looked at once.
 func dialable(e164 string) error {
-	dialables.mu.Lock()
-	err, ok := dialables.m[e164]
-	dialables.mu.Unlock()
-	if ok {
-		return err
-	}
-	_, err = phone.Yemot(e164)
-	dialables.mu.Lock()
-	if len(dialables.m) >= memoSize {
-		clear(dialables.m)
-	}
-	dialables.m[e164] = err
-	dialables.mu.Unlock()
+	_, err := dialables.Get(e164)
 	return err
 }
 
-// dialables memoizes dialable: policy check asks for every number of every
-// step through Yemot, shared rosters put the same people in many steps,
-// and parsing a number costs tens of microseconds. Bounded by memoSize.
-var dialables = struct {
-	mu sync.Mutex
-	m  map[string]error
-}{m: map[string]error{}}
-
-// memoSize bounds dialables: past it, it starts again empty.
-const memoSize = 1 << 14
+var dialables = phone.NewMemo(phone.Yemot)
 
 // String describes the settings in a few words, for `policy simulate`.
 func (s Settings) String() string {
