@@ -232,29 +232,11 @@ func (r *Roster) until(t time.Time, c Cover) time.Time {
 // beginning or ending.
 func (r *Roster) nextBoundary(t time.Time) (time.Time, bool) {
 	var best time.Time
-	consider := func(b time.Time) {
+	r.boundaries(t, func(b time.Time) {
 		if b.After(t) && (best.IsZero() || b.Before(best)) {
 			best = b
 		}
-	}
-	if r.Rotation.hands() {
-		_, _, end := r.Rotation.shift(t)
-		consider(end)
-	}
-	for i := range r.Layers {
-		l := &r.Layers[i]
-		if l.hands() {
-			_, _, end := l.shift(t)
-			consider(end)
-		}
-		for j := range l.Restrict {
-			l.Restrict[j].edges(t, consider)
-		}
-	}
-	for _, o := range r.Overrides {
-		consider(o.Start)
-		consider(o.End)
-	}
+	})
 	return best, !best.IsZero()
 }
 
@@ -262,30 +244,38 @@ func (r *Roster) nextBoundary(t time.Time) (time.Time, bool) {
 // call may have changed.
 func (r *Roster) prevBoundary(t time.Time) (time.Time, bool) {
 	var best time.Time
-	consider := func(b time.Time) {
+	r.boundaries(t, func(b time.Time) {
 		if !b.After(t) && (best.IsZero() || b.After(best)) {
 			best = b
 		}
-	}
+	})
+	return best, !best.IsZero()
+}
+
+// boundaries calls f with the moments around t at which who is on call may
+// change: the current shifts' starts and ends, the layers' window edges,
+// the overrides' starts and ends.
+func (r *Roster) boundaries(t time.Time, f func(time.Time)) {
 	if r.Rotation.hands() {
-		_, began, _ := r.Rotation.shift(t)
-		consider(began)
+		_, began, end := r.Rotation.shift(t)
+		f(began)
+		f(end)
 	}
 	for i := range r.Layers {
 		l := &r.Layers[i]
 		if l.hands() {
-			_, began, _ := l.shift(t)
-			consider(began)
+			_, began, end := l.shift(t)
+			f(began)
+			f(end)
 		}
 		for j := range l.Restrict {
-			l.Restrict[j].edges(t, consider)
+			l.Restrict[j].edges(t, f)
 		}
 	}
 	for _, o := range r.Overrides {
-		consider(o.Start)
-		consider(o.End)
+		f(o.Start)
+		f(o.End)
 	}
-	return best, !best.IsZero()
 }
 
 // edges calls f with the start and end of every stretch of the window that
