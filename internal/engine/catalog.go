@@ -160,15 +160,12 @@ func (c *catalog) build(ctx context.Context, e *Engine, again bool) error {
 // the bucket's alert index entries (a.*) written after the last record do
 // not make the next listing read the stream's tail again.
 func (c *catalog) lastWritten(ctx context.Context, e *Engine) uint64 {
+	// Looking the stream up fetches its info: one request.
 	s, err := e.js.Stream(ctx, natsx.KVStream(natsx.BucketEscalations))
 	if err != nil {
 		return 0
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0
-	}
-	return info.State.LastSeq
+	return s.CachedInfo().State.LastSeq
 }
 
 // refresh brings c up to date: it builds it when it is not yet, else reads

@@ -15,15 +15,12 @@ import (
 // LastOutcome returns the sequence of the last outcome stored (0: none):
 // a follower that starts after it misses nothing published from then on.
 func (e *Engine) LastOutcome(ctx context.Context) (uint64, error) {
+	// Looking the stream up fetches its info: one request.
 	s, err := e.js.Stream(ctx, natsx.StreamOutcomes)
 	if err != nil {
 		return 0, fmt.Errorf("outcomes: %w", err)
 	}
-	info, err := s.Info(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("outcomes: %w", err)
-	}
-	return info.State.LastSeq, nil
+	return s.CachedInfo().State.LastSeq, nil
 }
 
 // Follow calls fn with each outcome stored after stream sequence after
