@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,19 +20,31 @@ import (
 // acknowledged and its outcome in the record's outbox; whoever handles the
 // escalation next (here the redelivered ack) publishes it, once, and clears
 // the outbox.
+//
+// The worker that placed step 1 must be done with it first: "dispatched"
+// is published while the calls are placed, before their result is saved,
+// and that save (which the test's own would otherwise race) publishes the
+// outbox too. A long wait keeps the step's wake-up away meanwhile.
 func TestOutboxSurvivesAWorkerThatDied(t *testing.T) {
-	r := newRig(t)
+	r := newRigWith(t, strings.Replace(testPolicy, "wait: 1s", "wait: 10m", 1))
 	w := r.startWorker(t, nil)
-	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
-	r.expect("started 0", "dispatched 0")
-
-	// What the dead worker saved: acknowledged, its outcome in the outbox.
 	ctx := context.Background()
-	entry, err := w.eng.st.kv.Get(ctx, alertKey("pg-down"))
+	entry, err := waitEntry(ctx, w.eng.st.kv, alertKey("pg-down"), func() {
+		r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
+	}, func([]byte) bool { return true })
 	if err != nil {
 		t.Fatal(err)
 	}
 	key := string(entry.Value())
+	r.expect("started 0", "dispatched 0")
+	if _, err := waitEntry(ctx, w.eng.st.kv, key, nil, func(data []byte) bool {
+		var esc Escalation
+		return json.Unmarshal(data, &esc) == nil && esc.Intent == nil && len(esc.Calls) == 1 && len(esc.Outbox) == 0
+	}); err != nil {
+		t.Fatalf("step 1's result never recorded and published: %v", err)
+	}
+
+	// What the dead worker saved: acknowledged, its outcome in the outbox.
 	now := time.Now()
 	if _, err := w.eng.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
 		return end(cur, policy.Ack, "aiko", viaAlert, now), nil
@@ -71,6 +85,31 @@ func TestOutboxSurvivesAWorkerThatDied(t *testing.T) {
 	}
 	if got := r.expect("acknowledged 0")[0]; got.By != "aiko" {
 		t.Fatalf("acknowledged %+v", got)
+	}
+}
+
+// waitEntry runs do (when given) and returns the first value of key, from
+// the one it has now on, that done accepts.
+func waitEntry(ctx context.Context, kv jetstream.KeyValue, key string, do func(), done func([]byte) bool) (jetstream.KeyValueEntry, error) {
+	ctx, cancel := context.WithTimeout(ctx, waitFor)
+	defer cancel()
+	w, err := kv.Watch(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = w.Stop() }()
+	if do != nil {
+		do()
+	}
+	for {
+		select {
+		case e := <-w.Updates():
+			if e != nil && e.Operation() == jetstream.KeyValuePut && done(e.Value()) {
+				return e, nil
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
 }
 
