@@ -57,6 +57,18 @@ func (d *dedup) seen(ctx context.Context, ev alert.Event, seq uint64) (bool, err
 	if err != nil {
 		return false, err
 	}
+	// Most firing events are their alert's first in the window: writing
+	// its entry where there is none (revision 0) is then the only round
+	// trip. Otherwise (and for every other event) compare with the one
+	// there. (Update at revision 0, not Create: Create reads the entry
+	// after a failure, to see whether it was deleted; the loop reads it.)
+	if ev.Status == alert.Firing {
+		if _, err := d.kv.Update(ctx, key, val, 0); err == nil {
+			return false, nil
+		} else if !natsx.Conflict(err) {
+			return false, fmt.Errorf("record event: %w", err)
+		}
+	}
 	for range 5 {
 		entry, err := d.kv.Get(ctx, key)
 		switch {
