@@ -71,7 +71,7 @@ func runCommand(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.BoolVar(&cfg.HTTPInsecureNoToken, "http-insecure-no-token", false, "INSECURE: let --http-addr listen beyond loopback without --http-token,\n"+
 		"so that anyone who can reach it reads escalations (names, phone numbers) and posts alerts")
 	fs.StringVar(&cfg.Policies, "policies", cfg.Policies, "policy `dir`ectory or file")
-	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "alerts processed at once")
+	fs.IntVar(&cfg.Workers, "workers", cfg.Workers, "alerts processed at once (and as many due wake-ups, and new escalations' first steps being placed)")
 	fs.IntVar(&cfg.MaxAlertSize, "max-alert-size", cfg.MaxAlertSize, "largest alert event accepted, in `bytes`")
 	fs.DurationVar(&cfg.DuplicateWindow, "duplicate-window", cfg.DuplicateWindow, "how long a retried alert is recognised as a duplicate")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", cfg.ShutdownGrace, "how long in-flight work may take to finish on SIGINT/SIGTERM")

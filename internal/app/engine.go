@@ -32,7 +32,8 @@ func (a *App) startEngine(ctx context.Context, js jetstream.JetStream, setups pr
 		policies = a.sims.follow(store.Current)
 	}
 	a.eng, err = engine.New(ctx, engine.Config{JS: js, Policies: policies, Dispatcher: disp,
-		Answerers: answerers(clients), AckWords: a.cfg.AckWords, Silences: a.silences, Logger: a.log, Registerer: a.reg})
+		Answerers: answerers(clients), AckWords: a.cfg.AckWords, Silences: a.silences, Logger: a.log, Registerer: a.reg,
+		PlaceAtOnce: a.cfg.Workers, Grace: a.cfg.ShutdownGrace})
 	a.acknowledgers = acknowledgers(clients)
 	return err
 }

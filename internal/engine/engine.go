@@ -54,6 +54,10 @@ const (
 	// DefaultAnswerPollFirst is the first wait before asking a provider
 	// whether a call was answered.
 	DefaultAnswerPollFirst = 5 * time.Second
+	// DefaultPlaceAtOnce is Config.PlaceAtOnce's default.
+	DefaultPlaceAtOnce = 16
+	// DefaultGrace is Config.Grace's default.
+	DefaultGrace = 10 * time.Second
 )
 
 // Config configures an Engine.
@@ -88,6 +92,14 @@ type Config struct {
 	// has run out another worker places the step again, in doubt (default
 	// DefaultLeaseTTL).
 	LeaseTTL time.Duration
+	// PlaceAtOnce is how many new escalations' first steps this worker
+	// places at once from the alert handler, without a round trip through
+	// the wake-up stream; beyond it, they are handed on like any step
+	// (default DefaultPlaceAtOnce; negative: none).
+	PlaceAtOnce int
+	// Grace is how long Close waits for first steps being placed before
+	// it stops them (default DefaultGrace).
+	Grace time.Duration
 }
 
 // Engine is the escalation engine. It implements consumer.Handler (alerts)
@@ -111,15 +123,32 @@ type Engine struct {
 	// placing holds the keys of the escalations whose step this worker is
 	// placing now: a second wake-up of one of them is busy, not in doubt.
 	placing sync.Map
+	// slots bound the first steps placed at once by the alert handler
+	// (placeNow); placements are those running.
+	slots      chan struct{}
+	placements sync.WaitGroup
 	// bg runs background work (answer polls) until Close.
 	bg     context.Context
 	stopBg context.CancelFunc
 	wg     sync.WaitGroup
 }
 
-// Close stops the engine's background work and waits for it.
+// Close stops the engine's background work and waits for it. First steps
+// being placed get Grace to finish.
 func (e *Engine) Close() {
+	done := make(chan struct{})
+	go func() {
+		e.placements.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(e.cfg.Grace)
+	select {
+	case <-done:
+	case <-t.C:
+	}
+	t.Stop()
 	e.stopBg()
+	e.placements.Wait()
 	e.wg.Wait()
 }
 
@@ -143,6 +172,12 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.PublishRetryFor <= 0 {
 		cfg.PublishRetryFor = DefaultPublishRetryFor
 	}
+	if cfg.PlaceAtOnce == 0 {
+		cfg.PlaceAtOnce = DefaultPlaceAtOnce
+	}
+	if cfg.Grace <= 0 {
+		cfg.Grace = DefaultGrace
+	}
 	kv, err := cfg.JS.KeyValue(ctx, natsx.BucketEscalations)
 	if err != nil {
 		return nil, fmt.Errorf("new engine: %w", err)
@@ -162,8 +197,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	return &Engine{cfg: cfg, js: cfg.JS, st: newStore(cfg.JS, kv), replies: replies, timers: timers, clk: cfg.Clock,
 		log: cfg.Logger.With(zap.String("component", "engine")), m: newMetrics(cfg.Registerer), owner: nuid.Next(),
-		pos: newPositions(cfg.JS, posKV),
-		bg:  bg, stopBg: stop}, nil
+		pos:   newPositions(cfg.JS, posKV),
+		slots: make(chan struct{}, max(cfg.PlaceAtOnce, 0)), bg: bg, stopBg: stop}, nil
 }
 
 var (

@@ -75,7 +75,9 @@ type rig struct {
 	url             string
 	logger          *zap.Logger
 	publishRetryFor time.Duration
-	mu              sync.Mutex // guards set, which a test may replace
+	// placeAtOnce, when set, is the workers' engines' PlaceAtOnce.
+	placeAtOnce int
+	mu          sync.Mutex // guards set, which a test may replace
 }
 
 func newRig(t *testing.T) *rig { return newRigWith(t, testPolicy) }
@@ -179,7 +181,7 @@ func (r *rig) startWorker(t *testing.T, d Dispatcher) *worker {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	eng, err := New(ctx, Config{JS: js, Policies: func() *policy.Set { r.mu.Lock(); defer r.mu.Unlock(); return r.set }, Dispatcher: d, PublishRetryFor: retryFor, Clock: r.clock, Logger: r.logger,
-		LeaseTTL: time.Second, Answerers: r.answerers, AnswerPollFirst: 20 * time.Millisecond, Silences: r.silences})
+		LeaseTTL: time.Second, Grace: time.Second, PlaceAtOnce: r.placeAtOnce, Answerers: r.answerers, AnswerPollFirst: 20 * time.Millisecond, Silences: r.silences})
 	if err != nil {
 		t.Fatal(err)
 	}

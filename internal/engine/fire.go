@@ -12,6 +12,7 @@ import (
 	"github.com/escalator-oss/escalator/internal/consumer"
 	"github.com/escalator-oss/escalator/internal/outcome"
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // fire starts an escalation for a firing alert, or joins the active one of
@@ -41,11 +42,25 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 	now := e.clk.Now().UTC()
 	quiet := e.quietFor(p, ev, now)
 	how := howNothing
-	s, err := e.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
+	// A new escalation's first step is claimed with the record and placed
+	// by this worker at once, when it has a slot free (placeNow).
+	slot := e.takeSlot()
+	claimed := false
+	// Most alerts of a new group find no record: try creating it first.
+	s, err := e.updateFrom(ctx, key, true, func(cur *Escalation) (*Escalation, error) {
 		var next *Escalation
 		next, how = join(cur, p, ev, id, key, now, d.Stored, quiet)
+		claimed = false
+		if how == howStarted && slot && next.Intent != nil && next.Intent.Run.Strategy != provider.RoundRobin {
+			in := next.Intent
+			in.Started, in.StartedAt, in.Owner, in.LeaseUntil = true, now, e.owner, now.Add(e.cfg.LeaseTTL)
+			claimed = true
+		}
 		return next, nil
 	})
+	if slot && (err != nil || !claimed) {
+		e.freeSlot()
+	}
 	if err != nil {
 		return err
 	}
@@ -64,6 +79,8 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 	}
 	switch {
 	case esc.over():
+	case claimed:
+		return e.placeNow(ctx, key, s)
 	case esc.Intent != nil && !esc.Intent.Started:
 		// Hand on a recorded step nobody has started (this event may be
 		// the redelivery of one whose worker stopped before handing it
@@ -72,7 +89,12 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 		return e.runNow(ctx, esc)
 	case esc.Intent != nil:
 		// A step is being placed: its result is saved with the outbox
-		// and published after it.
+		// and published after it. A redelivery may be of the alert whose
+		// worker claimed the first step and stopped before setting its
+		// wake-up (placeNow): set it again.
+		if d.NumDelivered > 1 {
+			return e.scheduleRun(ctx, esc)
+		}
 		return nil
 	case !joined:
 		// Make sure an active escalation's timer is set: a worker may
@@ -127,3 +149,42 @@ func join(cur *Escalation, p *policy.Policy, ev alert.Event, id, key string, now
 	esc.apply(policy.Plan(esc.Policy, policy.State{}, policy.Input{Kind: policy.Start, At: now}, now), now)
 	return esc, howStarted
 }
+
+// placeNow places the first step of the new escalation s, which fire has
+// claimed with its record, on a goroutine of its own, so that the alert is
+// acknowledged at once. The step's wake-up is set first, for when its
+// lease runs out (scheduleRun): if this worker dies before recording the
+// result, any worker places the step again then, in doubt; once the result
+// is recorded, the step's wait replaces it. So a first step costs no round
+// trip through the wake-up stream.
+func (e *Engine) placeNow(ctx context.Context, key string, s saved) error {
+	if err := e.scheduleRun(ctx, s.esc); err != nil {
+		e.freeSlot()
+		return err // the redelivered alert sets it
+	}
+	e.placing.Store(key, struct{}{})
+	e.placements.Add(1)
+	go func() {
+		defer e.placements.Done()
+		defer e.freeSlot()
+		defer e.placing.Delete(key)
+		if err := e.place(e.bg, key, s, false); err != nil {
+			e.log.Warn("first step not recorded: its wake-up places it again once the lease runs out",
+				zap.String("escalation", s.esc.ID), zap.Error(err))
+		}
+	}()
+	return nil
+}
+
+// takeSlot takes one of the slots for first steps placed at once, if one
+// is free; freeSlot gives it back.
+func (e *Engine) takeSlot() bool {
+	select {
+	case e.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (e *Engine) freeSlot() { <-e.slots }

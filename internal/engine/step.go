@@ -58,41 +58,67 @@ func (e *Engine) runIntent(ctx context.Context, key, id string) error {
 		return errBusy
 	}
 	defer e.placing.Delete(key)
-	pick, err := e.roundRobin(ctx, key, id)
+	pick, err := e.roundRobin(ctx, key, id, false)
 	if err != nil {
 		return err // nobody was called: the wake-up comes again
 	}
-	now := e.clk.Now().UTC()
 	inDoubt := false
-	s, err := e.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
-		inDoubt = false
-		if cur == nil || cur.ID != id || cur.Intent == nil || cur.State.Finished() {
-			return nil, errGone
-		}
-		in := cur.Intent
-		if in.Pick == nil && pick != nil && in.Run.Strategy == provider.RoundRobin {
-			in.Pick = pick
-		}
-		if in.Started {
-			if in.Owner != e.owner && now.Before(in.LeaseUntil) {
-				return nil, &leaseHeld{left: in.LeaseUntil.Sub(now)}
+	var s saved
+	for fresh := false; ; fresh = true {
+		now := e.clk.Now().UTC()
+		s, err = e.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
+			inDoubt = false
+			if cur == nil || cur.ID != id || cur.Intent == nil || cur.State.Finished() {
+				return nil, errGone
 			}
-			// Whoever started it stopped before recording the result:
-			// another worker whose lease ran out, or this one, whose
-			// earlier attempt was cut short (it is not placing it now).
-			inDoubt = true
-			in.Redone++
+			in := cur.Intent
+			if in.Pick == nil && in.Run.Strategy == provider.RoundRobin && len(in.Run.People) > 0 {
+				if pick == nil {
+					return nil, errNoPick
+				}
+				in.Pick = pick
+			}
+			if in.Started {
+				if in.Owner != e.owner && now.Before(in.LeaseUntil) {
+					return nil, &leaseHeld{left: in.LeaseUntil.Sub(now)}
+				}
+				// Whoever started it stopped before recording the result:
+				// another worker whose lease ran out, or this one, whose
+				// earlier attempt was cut short (it is not placing it now).
+				inDoubt = true
+				in.Redone++
+			}
+			in.Started, in.StartedAt, in.Owner, in.LeaseUntil = true, now, e.owner, now.Add(e.cfg.LeaseTTL)
+			return cur, nil
+		})
+		if !errors.Is(err, errNoPick) || fresh {
+			break
 		}
-		in.Started, in.StartedAt, in.Owner, in.LeaseUntil = true, now, e.owner, now.Add(e.cfg.LeaseTTL)
-		return cur, nil
-	})
+		// The pick was decided on a record since changed into a
+		// round-robin step's: take it on the latest.
+		if pick, err = e.roundRobin(ctx, key, id, true); err != nil {
+			return err
+		}
+	}
 	if errors.Is(err, errGone) {
 		return nil
 	}
 	if err != nil {
 		return err // errBusy, or nobody was called: the wake-up comes again
 	}
+	return e.place(ctx, key, s, inDoubt)
+}
+
+// errNoPick stops a claim of a round-robin step taken without its pick.
+var errNoPick = errors.New("round-robin step without its pick")
+
+// place places the calls of the step s's intent, which this worker has
+// just claimed (its lease is fresh), and records the result: the second
+// half of runIntent, and what a new escalation's alert handler runs when
+// it claims the first step itself (fire).
+func (e *Engine) place(ctx context.Context, key string, s saved, inDoubt bool) error {
 	esc, in := s.esc, *s.esc.Intent
+	now := in.StartedAt
 	run := in.Run
 	log := e.log.With(zap.String("escalation", esc.ID), zap.Int("step", run.Step), zap.Int("loop", run.Loop))
 	if run.Strategy == provider.RoundRobin {

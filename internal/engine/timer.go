@@ -59,7 +59,20 @@ func (e *Engine) schedule(ctx context.Context, esc *Escalation) error {
 	if at.IsZero() {
 		return nil
 	}
-	data, _ := json.Marshal(wake{Kind: wakeTimer, ID: esc.ID, At: at})
+	return e.scheduleWake(ctx, esc, wake{Kind: wakeTimer, ID: esc.ID, At: at})
+}
+
+// scheduleRun sets the escalation's timer to place its claimed step when
+// the claim's lease runs out (a step placed meanwhile has its wait's
+// timer set instead, replacing it).
+func (e *Engine) scheduleRun(ctx context.Context, esc *Escalation) error {
+	return e.scheduleWake(ctx, esc, wake{Kind: wakePlace, ID: esc.ID, At: esc.Intent.LeaseUntil})
+}
+
+// scheduleWake sets the escalation's timer to deliver w at w.At.
+func (e *Engine) scheduleWake(ctx context.Context, esc *Escalation, w wake) error {
+	at := w.At
+	data, _ := json.Marshal(w)
 	fire := at.Truncate(schedulePrecision)
 	if fire.Before(at) {
 		fire = fire.Add(schedulePrecision)

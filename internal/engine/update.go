@@ -34,23 +34,50 @@ type saved struct {
 // returns with compare-and-set, trying again from a fresh load when the
 // record changed meanwhile, at most maxConflicts times. ctx is checked
 // before every attempt.
+//
+// It decides first on the record this worker last saved or read (the
+// store's cache), sparing a read: what it then saves is a compare-and-set
+// at that revision, which fails if anyone wrote since. A decision to save
+// nothing (or an error) on a cached record is not trusted: it is decided
+// again on a fresh read. So every decision update acts on was made on the
+// latest record.
 func (e *Engine) update(ctx context.Context, key string, decide decision) (saved, error) {
+	return e.updateFrom(ctx, key, false, decide)
+}
+
+// updateFrom is update; absent says the record most likely does not exist
+// yet (a new escalation's group), so that when this worker has none
+// cached, decide is tried on none, without reading, and what it returns
+// created (which fails, and the record is read, if there is one).
+func (e *Engine) updateFrom(ctx context.Context, key string, absent bool, decide decision) (saved, error) {
 	for range maxConflicts {
 		if err := ctx.Err(); err != nil {
 			return saved{}, err
 		}
-		cur, rev, err := e.st.load(ctx, key)
-		if err != nil {
-			return saved{}, err
+		cur, rev, guess := e.st.cached(key)
+		guess = guess || absent
+		absent = false
+		var next *Escalation
+		var err error
+		if guess {
+			next, err = decide(cur)
+			if err != nil || next == nil {
+				guess = false
+			}
 		}
-		next, err := decide(cur)
-		if err != nil {
-			return saved{esc: cur, rev: rev}, err
+		if !guess {
+			if cur, rev, err = e.st.load(ctx, key); err != nil {
+				return saved{}, err
+			}
+			next, err = decide(cur)
+			if err != nil {
+				return saved{esc: cur, rev: rev}, err
+			}
+			if next == nil {
+				return saved{esc: cur, rev: rev}, nil
+			}
 		}
-		if next == nil {
-			return saved{esc: cur, rev: rev}, nil
-		}
-		nrev, err := e.st.save(ctx, next, rev)
+		nrev, err := e.st.save(ctx, next, rev, guess)
 		if errors.Is(err, errConflict) {
 			continue
 		}
