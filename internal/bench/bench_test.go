@@ -68,7 +68,8 @@ func TestBenchSmall(t *testing.T) {
 	if o := r.Ops; o == nil || o.Escalations != 20 || o.FirstCalls != 20 {
 		t.Errorf("ops = %+v", r.Ops)
 	} else {
-		for name, ph := range map[string]OpsPhase{"start": o.Start, "step": o.Step, "ack": o.Ack, "before the first call": o.BeforeFirstCall} {
+		for name, ph := range map[string]OpsPhase{"start": o.Start, "step": o.Step, "ack": o.Ack, "before the first call": o.BeforeFirstCall,
+			"until the first request": o.UntilFirstRequest} {
 			// Every phase sends something: a count of 0 would mean the
 			// counters were not read.
 			if ph.Missing != 0 || ph.Overlapped || ph.OutPerEscalation <= 0 {

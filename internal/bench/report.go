@@ -148,11 +148,12 @@ func Judge(r *Report) []Verdict {
 	switch o := r.Ops; {
 	case o == nil:
 		add(opsT, "", "not judged: no ops phase")
-	case o.BeforeFirstCall.Missing > 0 || o.FirstCalls == 0:
-		add(opsT, fmt.Sprintf("%.1f, %d of %d missing", o.BeforeFirstCall.OutPerEscalation, o.BeforeFirstCall.Missing, o.FirstCalls), "MISSED")
+	case o.UntilFirstRequest.Missing > 0 || o.FirstCalls == 0:
+		add(opsT, fmt.Sprintf("%.1f, %d of %d missing", o.UntilFirstRequest.OutPerEscalation, o.UntilFirstRequest.Missing, o.FirstCalls), "MISSED")
 	default:
-		add(opsT, fmt.Sprintf("%.1f (through the first step placed: %.1f)", o.BeforeFirstCall.OutPerEscalation, o.Start.OutPerEscalation),
-			verdict(o.BeforeFirstCall.OutPerEscalation <= Targets.OpsStart))
+		add(opsT, fmt.Sprintf("%.1f (until quiet with the call held: %.1f; through the first step placed: %.1f)",
+			o.UntilFirstRequest.OutPerEscalation, o.BeforeFirstCall.OutPerEscalation, o.Start.OutPerEscalation),
+			verdict(o.UntilFirstRequest.OutPerEscalation <= Targets.OpsStart))
 	}
 	return v
 }
@@ -235,7 +236,8 @@ func WriteText(w io.Writer, r *Report) error {
 		row("start (alert → first step placed)", o.Start)
 		row("step (timer → next step placed)", o.Step)
 		row("acknowledgement (API → acknowledged)", o.Ack)
-		row(fmt.Sprintf("before the first call (%d, one at a time)", o.FirstCalls), o.BeforeFirstCall)
+		row(fmt.Sprintf("until the first provider request (%d, one at a time)", o.FirstCalls), o.UntilFirstRequest)
+		row("  the same, until quiet with the call held", o.BeforeFirstCall)
 	}
 	if e := r.Ended; e != nil {
 		p("")
