@@ -89,7 +89,7 @@ func TestBenchSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"raw JetStream", "escalations started", "p50 / p90 / p99 / max", "escalations lost",
-		"storm", "alerts grouped", "before the first call", "ended escalations in retention", "targets (issue 16)"} {
+		"storm", "alerts grouped", "until the first provider request", "ended escalations in retention", "targets (issue 16)"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, text.String())
 		}
