@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 	"go.uber.org/zap"
@@ -50,10 +51,12 @@ type Config struct {
 
 // Locker implements dispatch.Locker on a JetStream KV bucket.
 type Locker struct {
-	kv    jetstream.KeyValue
-	ttl   time.Duration
-	retry time.Duration
-	log   *zap.Logger
+	kv     jetstream.KeyValue
+	js     jetstream.JetStream
+	bucket string
+	ttl    time.Duration
+	retry  time.Duration
+	log    *zap.Logger
 
 	// local holds each key's state in this process: its goroutines queue
 	// there, and only the one at the head competes for the key in the
@@ -96,7 +99,7 @@ func New(ctx context.Context, js jetstream.JetStream, cfg Config) (*Locker, erro
 	if err != nil {
 		return nil, fmt.Errorf("create kv locker bucket %s: %w", cfg.Bucket, err)
 	}
-	return &Locker{kv: kv, ttl: cfg.TTL, retry: cfg.Retry,
+	return &Locker{kv: kv, js: js, bucket: cfg.Bucket, ttl: cfg.TTL, retry: cfg.Retry,
 		log: cfg.Logger.With(zap.String("component", "kvlock"))}, nil
 }
 
@@ -126,7 +129,7 @@ func (l *Locker) Lock(ctx context.Context, key string) (func(), error) {
 		return nil, fmt.Errorf("lock %s: %w", key, ctx.Err())
 	}
 	if ks.shared == nil {
-		unlock, err := l.lockShared(ctx, key)
+		unlock, err := l.lockShared(ctx, key, ks)
 		if err != nil {
 			<-ks.slot
 			return nil, err
@@ -157,7 +160,7 @@ func (l *Locker) TryLock(ctx context.Context, key string) (func(), bool, error) 
 	if ks.shared == nil {
 		// (A holder may have handed the shared lock on to a waiter that
 		// gave up since: then it is still ours, and used as it is.)
-		rev, err := l.kv.Create(ctx, encodeKey(key), []byte(nuid.Next()), jetstream.KeyTTL(l.ttl))
+		rev, err := l.create(ctx, encodeKey(key), ks)
 		if err != nil {
 			<-ks.slot
 			if natsx.Conflict(err) {
@@ -165,7 +168,7 @@ func (l *Locker) TryLock(ctx context.Context, key string) (func(), bool, error) 
 			}
 			return nil, false, fmt.Errorf("lock %s: %w", key, err)
 		}
-		ks.shared, ks.since, ks.handoffs = l.unlocker(key, encodeKey(key), rev), time.Now(), 0
+		ks.shared, ks.since, ks.handoffs = l.unlocker(key, encodeKey(key), rev, ks), time.Now(), 0
 	}
 	return l.slotUnlocker(ks), true, nil
 }
@@ -218,6 +221,9 @@ type local struct {
 	shared   func()
 	since    time.Time
 	handoffs int
+	// released is the sequence of the purge marker this process's last
+	// release of the key left (0: none known), guarded by slot too.
+	released uint64
 }
 
 func (ks *local) releaseShared() {
@@ -228,9 +234,8 @@ func (ks *local) releaseShared() {
 }
 
 // lockShared takes key in the bucket, across processes.
-func (l *Locker) lockShared(ctx context.Context, key string) (func(), error) {
+func (l *Locker) lockShared(ctx context.Context, key string, ks *local) (func(), error) {
 	k := encodeKey(key)
-	owner := []byte(nuid.Next())
 	var w jetstream.KeyWatcher
 	defer func() {
 		if w != nil {
@@ -240,9 +245,9 @@ func (l *Locker) lockShared(ctx context.Context, key string) (func(), error) {
 	t := time.NewTimer(l.retry)
 	defer t.Stop()
 	for {
-		rev, err := l.kv.Create(ctx, k, owner, jetstream.KeyTTL(l.ttl))
+		rev, err := l.create(ctx, k, ks)
 		if err == nil {
-			return l.unlocker(key, k, rev), nil
+			return l.unlocker(key, k, rev, ks), nil
 		}
 		// A create that lost its race means the key is held: wait. (nats.go's
 		// Create, finding the key deleted, retries on the delete's revision
@@ -272,7 +277,34 @@ func (l *Locker) lockShared(ctx context.Context, key string) (func(), error) {
 	}
 }
 
-func (l *Locker) unlocker(key, k string, rev uint64) func() {
+// create takes k in the bucket with a fresh owner id and the lock's TTL:
+// the key must not exist (or be deleted). When this process released it
+// last and knows the purge marker that left, it takes the key on that
+// marker's sequence: one round trip. (KeyValue.Create first writes at
+// revision 0, which a marker fails, then reads the key to find it: three.)
+// Anyone else's write since fails that, and Create decides as usual.
+// ks's slot is held.
+func (l *Locker) create(ctx context.Context, k string, ks *local) (uint64, error) {
+	owner := []byte(nuid.Next())
+	if seq := ks.released; seq != 0 {
+		ks.released = 0
+		ack, err := l.js.PublishMsg(ctx, &nats.Msg{Subject: natsx.KVSubject(l.bucket, k), Data: owner},
+			jetstream.WithExpectLastSequencePerSubject(seq), jetstream.WithMsgTTL(l.ttl))
+		if err == nil {
+			return ack.Sequence, nil
+		}
+		if !natsx.Conflict(err) {
+			return 0, err
+		}
+	}
+	return l.kv.Create(ctx, k, owner, jetstream.KeyTTL(l.ttl))
+}
+
+// kvOperation is the KV protocol's header naming a delete or a purge
+// (nats.go keeps its name unexported).
+const kvOperation = "KV-Operation"
+
+func (l *Locker) unlocker(key, k string, rev uint64, ks *local) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
@@ -280,11 +312,20 @@ func (l *Locker) unlocker(key, k string, rev uint64) func() {
 			// still be released.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			err := l.kv.Purge(ctx, k, jetstream.LastRevision(rev), jetstream.PurgeTTL(l.ttl))
+			// KeyValue.Purge, published here to learn the marker's
+			// sequence (create takes the key on it next time): a purge
+			// marker (rolling up the key's history) that expires with the
+			// lock's TTL, only if the key is still at our revision.
+			m := nats.NewMsg(natsx.KVSubject(l.bucket, k))
+			m.Header.Set(kvOperation, "PURGE")
+			m.Header.Set(jetstream.MsgRollup, jetstream.MsgRollupSubject)
+			ack, err := l.js.PublishMsg(ctx, m, jetstream.WithExpectLastSequencePerSubject(rev), jetstream.WithMsgTTL(l.ttl))
 			if err != nil {
 				l.log.Warn("lock not released (expired and taken by another holder, or unreachable)",
 					zap.String("key", key), zap.Error(err))
+				return
 			}
+			ks.released = ack.Sequence
 		})
 	}
 }

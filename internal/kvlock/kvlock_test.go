@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/escalator-oss/escalator/internal/kvlock"
 	"github.com/escalator-oss/escalator/internal/natsx/natstest"
 )
@@ -133,5 +135,66 @@ func TestNewValidates(t *testing.T) {
 		if _, err := kvlock.New(context.Background(), js, cfg); err == nil {
 			t.Errorf("New(%+v) accepted", cfg)
 		}
+	}
+}
+
+// TestRetakingCostsOneMessage: a process that released a key takes it
+// again with one message, on the marker its release left (Create alone
+// would take three); when another process took and released the key
+// meanwhile, that fails and the key is taken the usual way. Locking and
+// unlocking still exclude: each holder sees the key free.
+func TestRetakingCostsOneMessage(t *testing.T) {
+	s := natstest.RunServer(t, "")
+	ctx := context.Background()
+	var conns []*nats.Conn
+	var ls []*kvlock.Locker
+	for range 2 {
+		nc, js := natstest.Connect(t, s)
+		l, err := kvlock.New(ctx, js, kvlock.Config{Bucket: "escalator_locks", TTL: 30 * time.Second, Retry: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns, ls = append(conns, nc), append(ls, l)
+	}
+	lockCost := func(i int, try bool) uint64 {
+		t.Helper()
+		before := conns[i].Stats().OutMsgs
+		var unlock func()
+		var err error
+		if try {
+			var ok bool
+			unlock, ok, err = ls[i].TryLock(ctx, "iotcall.r1")
+			if err == nil && !ok {
+				t.Fatalf("replica %d: TryLock found the free key busy", i)
+			}
+		} else {
+			unlock, err = ls[i].Lock(ctx, "iotcall.r1")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := conns[i].Stats().OutMsgs - before
+		unlock()
+		return n
+	}
+	lockCost(0, false) // the first take: no marker known
+	if n := lockCost(0, false); n != 1 {
+		t.Fatalf("Lock again after its own release: %d messages, want 1", n)
+	}
+	if n := lockCost(0, true); n != 1 {
+		t.Fatalf("TryLock again after its own release: %d messages, want 1", n)
+	}
+	lockCost(1, false) // another replica takes and releases it
+	if n := lockCost(0, false); n < 2 {
+		t.Fatalf("Lock after another replica's release: %d messages; its marker is not ours", n)
+	}
+	// And the key is still exclusive.
+	unlock, err := ls[0].Lock(ctx, "iotcall.r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
+	if _, ok, err := ls[1].TryLock(ctx, "iotcall.r1"); err != nil || ok {
+		t.Fatalf("TryLock of a held key: %v, %v", ok, err)
 	}
 }
