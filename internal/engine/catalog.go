@@ -168,16 +168,24 @@ func (c *catalog) lastWritten(ctx context.Context, e *Engine) uint64 {
 	return s.CachedInfo().State.LastSeq
 }
 
-// refresh brings c up to date: it builds it when it is not yet, else reads
+// refresh brings c up to date: it builds it when it is not yet, then reads
 // the records written since it last looked (none: one look at the
 // stream's last sequence). A read that fails leaves c as it was.
 func (c *catalog) refresh(ctx context.Context, e *Engine) error {
 	c.mu.Lock()
-	built, from := c.all != nil, c.upTo+1
+	built := c.all != nil
 	c.mu.Unlock()
 	if !built {
-		return c.build(ctx, e, false)
+		// (Another build, the background one at start, may be the one
+		// that completes it, having looked before the records this
+		// listing must see: the tail is read below all the same.)
+		if err := c.build(ctx, e, false); err != nil {
+			return err
+		}
 	}
+	c.mu.Lock()
+	from := c.upTo + 1
+	c.mu.Unlock()
 	last := c.lastWritten(ctx, e)
 	if last != 0 && last < from {
 		return nil // nothing written since
