@@ -52,8 +52,7 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 		next, how = join(cur, p, ev, id, key, now, d.Stored, quiet)
 		claimed = false
 		if how == howStarted && slot && next.Intent != nil && next.Intent.Run.Strategy != provider.RoundRobin {
-			in := next.Intent
-			in.Started, in.StartedAt, in.Owner, in.LeaseUntil = true, now, e.owner, now.Add(e.cfg.LeaseTTL)
+			e.claim(next.Intent, now)
 			claimed = true
 		}
 		return next, nil

@@ -88,7 +88,7 @@ func (e *Engine) runIntent(ctx context.Context, key, id string) error {
 				inDoubt = true
 				in.Redone++
 			}
-			in.Started, in.StartedAt, in.Owner, in.LeaseUntil = true, now, e.owner, now.Add(e.cfg.LeaseTTL)
+			e.claim(in, now)
 			return cur, nil
 		})
 		if !errors.Is(err, errNoPick) || fresh {
@@ -107,6 +107,11 @@ func (e *Engine) runIntent(ctx context.Context, key, id string) error {
 		return err // errBusy, or nobody was called: the wake-up comes again
 	}
 	return e.place(ctx, key, s, inDoubt)
+}
+
+// claim marks in started at now by this worker, with a fresh lease.
+func (e *Engine) claim(in *Intent, now time.Time) {
+	in.Started, in.StartedAt, in.Owner, in.LeaseUntil = true, now, e.owner, now.Add(e.cfg.LeaseTTL)
 }
 
 // errNoPick stops a claim of a round-robin step taken without its pick.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -145,5 +146,43 @@ func TestFirstStepClaimedWithTheRecord(t *testing.T) {
 				t.Fatalf("wake-ups delivered: %d (claimed at once: %v)", info.Delivered.Consumer, tt.claimed)
 			}
 		})
+	}
+}
+
+// TestNextStepClaimedWithItsIntent: when a wait ends, the next step's
+// intent is saved already claimed by the worker that took the wake-up,
+// which places it: no record of the escalation ever holds step 2's intent
+// unclaimed.
+func TestNextStepClaimedWithItsIntent(t *testing.T) {
+	r := newRig(t)
+	w := r.startWorker(t, nil)
+	ctx := context.Background()
+	watch, err := w.eng.st.kv.WatchFiltered(ctx, []string{"e.>"}, jetstream.UpdatesOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = watch.Stop() }()
+	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
+	r.expect("started 0", "dispatched 0", "dispatched 1", "exhausted 1")
+	seen := 0
+	for seen == 0 {
+		select {
+		case e := <-watch.Updates():
+			if e == nil {
+				continue
+			}
+			var esc Escalation
+			if err := json.Unmarshal(e.Value(), &esc); err != nil {
+				t.Fatal(err)
+			}
+			if in := esc.Intent; in != nil && in.Run.Step == 1 {
+				seen++
+				if !in.Started || in.Owner != w.eng.owner {
+					t.Fatalf("step 2's intent first saved as %+v: want claimed by the worker", in)
+				}
+			}
+		case <-time.After(waitFor):
+			t.Fatal("no record with step 2's intent")
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/escalator-oss/escalator/internal/consumer"
 	"github.com/escalator-oss/escalator/internal/policy"
+	"github.com/escalator-oss/escalator/internal/provider"
 )
 
 // errGone stops a decision whose escalation is gone or was replaced by a
@@ -27,14 +28,29 @@ func (e *Engine) HandleWakeup(ctx context.Context, w consumer.Wakeup) error {
 	key := escKey(w.Key)
 	now := e.clk.Now().UTC()
 	repaged := false
+	// The step a wait's end brings is claimed in the same write, by this
+	// worker, which places it now (as runIntent would, after a write of
+	// its own): unless this worker is placing a step of the escalation
+	// already, or the step is a round robin's (its pick comes first).
+	_, busy := e.placing.LoadOrStore(key, struct{}{})
+	claimed := false
 	s, err := e.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
+		claimed = false
 		if cur == nil || cur.ID != msg.ID {
 			return nil, errGone
 		}
 		var next *Escalation
 		next, repaged = e.afterWait(cur, msg, now)
+		if !busy && next != nil && next.Intent != nil && !next.Intent.Started && !next.State.Finished() &&
+			next.Intent.Run.Strategy != provider.RoundRobin {
+			e.claim(next.Intent, now)
+			claimed = true
+		}
 		return next, nil
 	})
+	if !busy && (err != nil || !claimed) {
+		e.placing.Delete(key)
+	}
 	if errors.Is(err, errGone) {
 		return nil
 	}
@@ -46,6 +62,10 @@ func (e *Engine) HandleWakeup(ctx context.Context, w consumer.Wakeup) error {
 		e.m.repages.Inc()
 		e.log.Info("acknowledged escalation paged again: its ack_timeout passed with the alert still firing",
 			zap.String("escalation", esc.ID), zap.Int("round", esc.Round))
+	}
+	if claimed {
+		defer e.placing.Delete(key)
+		return e.place(ctx, key, s, false)
 	}
 	if esc.Intent != nil && !esc.State.Finished() {
 		// The step's publisher publishes the outbox before its reports.
