@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -29,20 +28,7 @@ func TestOutboxSurvivesAWorkerThatDied(t *testing.T) {
 	r := newRigWith(t, strings.Replace(testPolicy, "wait: 1s", "wait: 10m", 1))
 	w := r.startWorker(t, nil)
 	ctx := context.Background()
-	entry, err := waitEntry(ctx, w.eng.st.kv, alertKey("pg-down"), func() {
-		r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
-	}, func([]byte) bool { return true })
-	if err != nil {
-		t.Fatal(err)
-	}
-	key := string(entry.Value())
-	r.expect("started 0", "dispatched 0")
-	if _, err := waitEntry(ctx, w.eng.st.kv, key, nil, func(data []byte) bool {
-		var esc Escalation
-		return json.Unmarshal(data, &esc) == nil && esc.Intent == nil && len(esc.Calls) == 1 && len(esc.Outbox) == 0
-	}); err != nil {
-		t.Fatalf("step 1's result never recorded and published: %v", err)
-	}
+	key := placedAndIdle(t, r, w)
 
 	// What the dead worker saved: acknowledged, its outcome in the outbox.
 	now := time.Now()

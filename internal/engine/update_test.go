@@ -36,6 +36,18 @@ func placedAndIdle(t *testing.T, r *rig, w *worker) string {
 	return key
 }
 
+// watchRecords watches every change of the escalations' records from now
+// until the test ends.
+func watchRecords(t *testing.T, w *worker) jetstream.KeyWatcher {
+	t.Helper()
+	watch, err := w.eng.st.kv.WatchFiltered(context.Background(), []string{"e.>"}, jetstream.UpdatesOnly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = watch.Stop() })
+	return watch
+}
+
 // TestUpdateDecidesOnTheLatestRecord: update decides first on the record
 // the worker saved last, without reading it; when another worker changed
 // it meanwhile, what it saves on that guess is refused (compare-and-set),
@@ -116,11 +128,7 @@ func TestFirstStepClaimedWithTheRecord(t *testing.T) {
 			r.placeAtOnce = tt.placeAtOnce
 			w := r.startWorker(t, nil)
 			ctx := context.Background()
-			watch, err := w.eng.st.kv.WatchFiltered(ctx, []string{"e.>"}, jetstream.UpdatesOnly())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { _ = watch.Stop() }()
+			watch := watchRecords(t, w)
 			placedAndIdle(t, r, w)
 			var first Escalation
 			for e := range watch.Updates() {
@@ -156,12 +164,7 @@ func TestFirstStepClaimedWithTheRecord(t *testing.T) {
 func TestNextStepClaimedWithItsIntent(t *testing.T) {
 	r := newRig(t)
 	w := r.startWorker(t, nil)
-	ctx := context.Background()
-	watch, err := w.eng.st.kv.WatchFiltered(ctx, []string{"e.>"}, jetstream.UpdatesOnly())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = watch.Stop() }()
+	watch := watchRecords(t, w)
 	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
 	r.expect("started 0", "dispatched 0", "dispatched 1", "exhausted 1")
 	seen := 0
