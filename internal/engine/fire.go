@@ -45,6 +45,14 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 	// A new escalation's first step is claimed with the record and placed
 	// by this worker at once, when it has a slot free (placeNow).
 	slot := e.takeSlot()
+	if slot {
+		// Known as being placed by this worker before the claim is saved:
+		// a wake-up of the escalation meanwhile is busy, not in doubt.
+		if _, busy := e.placing.LoadOrStore(key, struct{}{}); busy {
+			e.freeSlot()
+			slot = false
+		}
+	}
 	claimed := false
 	// Most alerts of a new group find no record: try creating it first.
 	s, err := e.updateFrom(ctx, key, true, func(cur *Escalation) (*Escalation, error) {
@@ -58,6 +66,7 @@ func (e *Engine) fire(ctx context.Context, d consumer.Delivery) error {
 		return next, nil
 	})
 	if slot && (err != nil || !claimed) {
+		e.placing.Delete(key)
 		e.freeSlot()
 	}
 	if err != nil {
@@ -150,7 +159,8 @@ func join(cur *Escalation, p *policy.Policy, ev alert.Event, id, key string, now
 }
 
 // placeNow places the first step of the new escalation s, which fire has
-// claimed with its record, on a goroutine of its own, so that the alert is
+// claimed with its record (holding its slot and its key in placing), on a
+// goroutine of its own, so that the alert is
 // acknowledged at once. The step's wake-up is set first, for when its
 // lease runs out (scheduleRun): if this worker dies before recording the
 // result, any worker places the step again then, in doubt; once the result
@@ -158,10 +168,10 @@ func join(cur *Escalation, p *policy.Policy, ev alert.Event, id, key string, now
 // trip through the wake-up stream.
 func (e *Engine) placeNow(ctx context.Context, key string, s saved) error {
 	if err := e.scheduleRun(ctx, s.esc); err != nil {
+		e.placing.Delete(key)
 		e.freeSlot()
 		return err // the redelivered alert sets it
 	}
-	e.placing.Store(key, struct{}{})
 	e.placements.Add(1)
 	go func() {
 		defer e.placements.Done()
