@@ -6,9 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/escalator-oss/escalator/internal/natsx"
 )
@@ -36,16 +33,33 @@ func placedAndIdle(t *testing.T, r *rig, w *worker) string {
 	return key
 }
 
-// watchRecords watches every change of the escalations' records from now
-// until the test ends.
-func watchRecords(t *testing.T, w *worker) jetstream.KeyWatcher {
+// watchRecords returns the next record a worker writes (or tries to: a
+// compare-and-set the bucket refuses is in it too), in the order written,
+// from now on; it fails the test after waitFor. A plain subscription to the
+// bucket's subjects, not a KV watch: a watch that starts at "new" may start
+// after the write it should see.
+func watchRecords(t *testing.T, r *rig) func() *Escalation {
 	t.Helper()
-	watch, err := w.eng.st.kv.WatchFiltered(context.Background(), []string{"e.>"}, jetstream.UpdatesOnly())
+	sub, err := r.nc.SubscribeSync(natsx.KVSubject(natsx.BucketEscalations, "e.>"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = watch.Stop() })
-	return watch
+	if err := r.nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return func() *Escalation {
+		t.Helper()
+		m, err := sub.NextMsg(waitFor)
+		if err != nil {
+			t.Fatalf("no record written: %v", err)
+		}
+		var esc Escalation
+		if err := json.Unmarshal(m.Data, &esc); err != nil {
+			t.Fatal(err)
+		}
+		return &esc
+	}
 }
 
 // TestUpdateDecidesOnTheLatestRecord: update decides first on the record
@@ -128,17 +142,9 @@ func TestFirstStepClaimedWithTheRecord(t *testing.T) {
 			r.placeAtOnce = tt.placeAtOnce
 			w := r.startWorker(t, nil)
 			ctx := context.Background()
-			watch := watchRecords(t, w)
+			next := watchRecords(t, r)
 			placedAndIdle(t, r, w)
-			var first Escalation
-			for e := range watch.Updates() {
-				if e != nil {
-					if err := json.Unmarshal(e.Value(), &first); err != nil {
-						t.Fatal(err)
-					}
-					break
-				}
-			}
+			first := next()
 			if first.Intent == nil || first.Intent.Started != tt.claimed || tt.claimed && first.Intent.Owner != w.eng.owner {
 				t.Fatalf("the record as created: intent %+v, want started %v", first.Intent, tt.claimed)
 			}
@@ -164,28 +170,15 @@ func TestFirstStepClaimedWithTheRecord(t *testing.T) {
 func TestNextStepClaimedWithItsIntent(t *testing.T) {
 	r := newRig(t)
 	w := r.startWorker(t, nil)
-	watch := watchRecords(t, w)
+	next := watchRecords(t, r)
 	r.publish("alerts.prometheus", `{"id":"pg-down","status":"firing","labels":{"team":"db","cluster":"pg1"}}`)
 	r.expect("started 0", "dispatched 0", "dispatched 1", "exhausted 1")
-	seen := 0
-	for seen == 0 {
-		select {
-		case e := <-watch.Updates():
-			if e == nil {
-				continue
+	for {
+		if in := next().Intent; in != nil && in.Run.Step == 1 {
+			if !in.Started || in.Owner != w.eng.owner {
+				t.Fatalf("step 2's intent first saved as %+v: want claimed by the worker", in)
 			}
-			var esc Escalation
-			if err := json.Unmarshal(e.Value(), &esc); err != nil {
-				t.Fatal(err)
-			}
-			if in := esc.Intent; in != nil && in.Run.Step == 1 {
-				seen++
-				if !in.Started || in.Owner != w.eng.owner {
-					t.Fatalf("step 2's intent first saved as %+v: want claimed by the worker", in)
-				}
-			}
-		case <-time.After(waitFor):
-			t.Fatal("no record with step 2's intent")
+			return
 		}
 	}
 }
