@@ -69,6 +69,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	active := fs.String("active", "10000,100000", "comma-separated counts of waiting escalations to read memory at; recovery uses the last (empty: skip)")
 	fs.DurationVar(&cfg.Settle, "settle", 30*time.Second, "how long the worker idles at each --active count before its memory is read")
 	fs.DurationVar(&cfg.RecoveryWait, "recovery-wait", 4*time.Minute, "every step's wait in the active and recovery run (must exceed the time to fill it)")
+	recovery := fs.Bool("recovery", true, "kill -9 and restart the worker after the last --active count, and time its recovery (false: skip, e.g. with 1,000,000 waiting)")
 	fs.StringVar(&cfg.WorkDir, "work-dir", "", "keep the worker's data and log here (default: a temporary directory, removed)")
 	fs.IntVar(&cfg.Workers, "workers", 0, "the worker's --workers (default: escalator run's default)")
 	fs.StringVar(&cfg.PprofAddr, "pprof", "", "serve the worker process's /debug/pprof on this address (e.g. 127.0.0.1:6060), and save its heap profile in --work-dir at each --active count")
@@ -99,6 +100,7 @@ func benchCommand(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		}
 		cfg.Active = append(cfg.Active, n)
 	}
+	cfg.NoRecovery = !*recovery
 	if cfg.Alerts <= 0 || cfg.Rate <= 0 || cfg.LatencyFor <= 0 {
 		fmt.Fprintln(stderr, "escalator bench: --alerts, --rate and --duration must be positive")
 		return 2

@@ -55,6 +55,9 @@ type Config struct {
 	// RecoveryWait replaces every step's wait in the active run (so that the
 	// timers come due while the worker is down).
 	RecoveryWait time.Duration
+	// NoRecovery skips the kill and restart after the last Active count
+	// (1,000,000 waiting would take as long again to recover).
+	NoRecovery bool
 	// WorkDir holds the worker's data (empty: a temporary directory, removed).
 	WorkDir string
 	// Workers is the worker's --workers (0: its default).
@@ -90,6 +93,7 @@ type Report struct {
 		Workers      int     `json:"workers"`
 		Active       []int   `json:"active"`
 		RecoveryWait string  `json:"recovery_wait"`
+		NoRecovery   bool    `json:"no_recovery,omitempty"`
 		Settle       string  `json:"settle"`
 		Storm        int     `json:"storm"`
 		StormGroups  int     `json:"storm_groups"`
@@ -203,6 +207,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		r.Config.Workers = app.Defaults().Workers
 	}
 	r.Config.SimLatency, r.Config.Active, r.Config.RecoveryWait = cfg.SimLatency.String(), cfg.Active, cfg.RecoveryWait.String()
+	r.Config.NoRecovery = cfg.NoRecovery
 	r.Config.Settle = cfg.Settle.String()
 	r.Config.Storm, r.Config.StormGroups, r.Config.Ops, r.Config.Ended = cfg.Storm, cfg.StormGroups, cfg.Ops, cfg.Ended
 	r.Environment.GOMEMLIMIT, r.Environment.GOGC = os.Getenv("GOMEMLIMIT"), os.Getenv("GOGC")

@@ -193,3 +193,33 @@ func readFile(name string) (string, error) {
 	b, err := os.ReadFile(name)
 	return string(b), err
 }
+
+// TestBenchWaitingWithoutRecovery: --recovery=false reads memory at each
+// --active count and stops there, with no kill and no recovery figure.
+func TestBenchWaitingWithoutRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the escalator binary")
+	}
+	exe := filepath.Join(t.TempDir(), "escalator")
+	build := exec.Command("go", "build", "-o", exe, "../../cmd/escalator")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	r, err := Run(ctx, Config{
+		Executable: exe, Policies: "../../policies", Alerts: 100, Rate: 100, LatencyFor: time.Second,
+		Active: []int{100}, Settle: 100 * time.Millisecond, RecoveryWait: time.Hour, NoRecovery: true,
+		WorkDir: t.TempDir(), Progress: &progress,
+	})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, progress.String())
+	}
+	if len(r.Active) != 1 || r.Active[0].Escalations != 100 || r.Active[0].RSSMiB <= 0 || r.Active[0].StoreMiB <= 0 {
+		t.Errorf("active = %+v", r.Active)
+	}
+	if r.Recovery != nil || strings.Contains(progress.String(), "killed") || !r.Config.NoRecovery {
+		t.Errorf("recovery ran: %+v\n%s", r.Recovery, progress.String())
+	}
+}

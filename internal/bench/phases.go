@@ -133,10 +133,12 @@ func activeRun(ctx context.Context, cfg Config, dir, policies string, env []stri
 		if err := pub.flush(ctx); err != nil {
 			return nil, nil, stopAll(wk, nc, err)
 		}
+		// At least 200 a second, and 10 minutes.
+		limit := max(10*time.Minute, time.Duration(target-total)*5*time.Millisecond)
 		total = target
-		if !waitPlaced(ctx, w, "act", target, 10*time.Minute) {
-			return nil, nil, stopAll(wk, nc, fmt.Errorf("active: only %d of %d escalations placed their first step in 10 minutes",
-				w.counts("act").dispatched, target))
+		if !waitPlaced(ctx, w, "act", target, limit) {
+			return nil, nil, stopAll(wk, nc, fmt.Errorf("active: only %d of %d escalations placed their first step in %s",
+				w.counts("act").dispatched, target, limit))
 		}
 		filling += time.Since(fillFrom)
 		busy, err := readUsage(wk.pid())
@@ -161,6 +163,9 @@ func activeRun(ctx context.Context, cfg Config, dir, policies string, env []stri
 		}
 	}
 
+	if cfg.NoRecovery {
+		return actives, nil, stopAll(wk, nc, nil)
+	}
 	// Kill: the worker and its embedded server die together, as in a crash.
 	w.mu.Lock()
 	due := map[string]time.Time{}
