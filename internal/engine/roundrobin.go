@@ -109,16 +109,11 @@ func (p positions) pick(ctx context.Context, key, forID string) (uint64, error) 
 // roundRobin returns the pick of the escalation's recorded step when it is
 // a round-robin one with no pick yet (nil otherwise): taken before the
 // step is claimed, so that a pick that fails (NATS away) leaves nothing in
-// doubt. Asking twice for one step gets the same pick. Unless fresh, it
-// looks at the record this worker last saved or read, when it has one: a
-// claim that finds a round-robin step without its pick asks again, fresh.
-func (e *Engine) roundRobin(ctx context.Context, key, id string, fresh bool) (*uint64, error) {
-	cur, _, ok := e.st.cached(key)
-	if fresh || !ok {
-		var err error
-		if cur, _, err = e.st.load(ctx, key); err != nil {
-			return nil, err
-		}
+// doubt. Asking twice for one step gets the same pick.
+func (e *Engine) roundRobin(ctx context.Context, key, id string) (*uint64, error) {
+	cur, _, err := e.st.load(ctx, key)
+	if err != nil {
+		return nil, err
 	}
 	if cur == nil || cur.ID != id || cur.Intent == nil || cur.Intent.Pick != nil ||
 		cur.Intent.Run.Strategy != provider.RoundRobin || len(cur.Intent.Run.People) == 0 {

@@ -58,13 +58,15 @@ func (e *Engine) runIntent(ctx context.Context, key, id string) error {
 		return errBusy
 	}
 	defer e.placing.Delete(key)
-	pick, err := e.roundRobin(ctx, key, id, false)
-	if err != nil {
-		return err // nobody was called: the wake-up comes again
-	}
+	// A round-robin step's pick is taken before it is claimed, so that a
+	// pick that fails (NATS away) leaves nothing in doubt: a claim that
+	// finds the step without its pick saves nothing, the pick is taken,
+	// and the claim tried again.
+	var pick *uint64
+	var err error
 	inDoubt := false
 	var s saved
-	for fresh := false; ; fresh = true {
+	for picked := false; ; picked = true {
 		now := e.clk.Now().UTC()
 		s, err = e.update(ctx, key, func(cur *Escalation) (*Escalation, error) {
 			inDoubt = false
@@ -91,13 +93,11 @@ func (e *Engine) runIntent(ctx context.Context, key, id string) error {
 			e.claim(in, now)
 			return cur, nil
 		})
-		if !errors.Is(err, errNoPick) || fresh {
+		if !errors.Is(err, errNoPick) || picked {
 			break
 		}
-		// The pick was decided on a record since changed into a
-		// round-robin step's: take it on the latest.
-		if pick, err = e.roundRobin(ctx, key, id, true); err != nil {
-			return err
+		if pick, err = e.roundRobin(ctx, key, id); err != nil {
+			return err // nobody was called: the wake-up comes again
 		}
 	}
 	if errors.Is(err, errGone) {
