@@ -21,14 +21,7 @@ import (
 // real worker process: it checks that the figures are complete and that the
 // recovery after kill -9 loses nothing. Timing is printed, never asserted.
 func TestBenchSmall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the escalator binary")
-	}
-	exe := filepath.Join(t.TempDir(), "escalator")
-	build := exec.Command("go", "build", "-o", exe, "../../cmd/escalator")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := buildEscalator(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	var progress bytes.Buffer
@@ -194,9 +187,10 @@ func readFile(name string) (string, error) {
 	return string(b), err
 }
 
-// TestBenchWaitingWithoutRecovery: --recovery=false reads memory at each
-// --active count and stops there, with no kill and no recovery figure.
-func TestBenchWaitingWithoutRecovery(t *testing.T) {
+// buildEscalator builds the escalator binary for a test that runs it (one
+// skipped with -short).
+func buildEscalator(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs the escalator binary")
 	}
@@ -205,6 +199,13 @@ func TestBenchWaitingWithoutRecovery(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	return exe
+}
+
+// TestBenchWaitingWithoutRecovery: --recovery=false reads memory at each
+// --active count and stops there, with no kill and no recovery figure.
+func TestBenchWaitingWithoutRecovery(t *testing.T) {
+	exe := buildEscalator(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var progress bytes.Buffer
